@@ -1,0 +1,58 @@
+# The single entry point for building, synthesizing, testing, benchmarking and deploying.
+# Every tool comes pinned from go.mod, package-lock.json and scripts/install-tools.sh.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := synth
+
+# Node 22 from node_modules for the CDK CLI and for jsii (the machine's Node 20 is past its
+# CDK support date).
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/.tools/bin:$(PATH)
+export JSII_NODE := $(CURDIR)/node_modules/.bin/node
+export CDK_DISABLE_VERSION_CHECK := true
+export CDK_DISABLE_CLI_TELEMETRY := true
+
+CDK := node_modules/.bin/cdk
+OUT ?= cdk.out
+BASE ?= origin/main
+OUTPUTS ?= cdk-outputs.json
+
+.PHONY: tools synth test unit e2e bench determinism diff deploy destroy tracetest clean
+
+tools: ## install the pinned tools (npm packages, DynamoDB Local, Lambda RIE)
+	bash scripts/install-tools.sh
+
+synth: tools ## the main job: every stack into cdk.out, offline, strict template validation
+	$(CDK) synth --quiet --output $(OUT)
+	@echo "synth: $$(ls $(OUT)/*.template.json | wc -l) templates in $(OUT)"
+
+test: tools ## vet + unit and integration tests + local end-to-end run
+	go vet ./...
+	go test -count=1 ./...
+
+unit: ## unit tests only (no install step, no e2e)
+	go test -short ./...
+
+e2e: tools ## the workflow end to end on local stand-ins (RIE, DynamoDB Local, aws-local-stepfunctions)
+	go test -count=1 -v ./e2e/...
+
+bench: tools ## benchmarks; figures are written down in docs/BENCHMARKS.md
+	bash scripts/bench.sh
+
+determinism: tools ## synthesize from two checkout paths and compare byte for byte
+	bash scripts/check-determinism.sh
+
+diff: tools ## offline diff of every stack against the synth of $(BASE) (no credentials)
+	bash scripts/diff.sh $(BASE)
+
+deploy: tools ## deploy every stack (needs AWS credentials)
+	$(CDK) deploy --all --require-approval broadening --outputs-file $(OUTPUTS)
+
+destroy: tools ## destroy every stack (the database keeps a final snapshot by default)
+	$(CDK) destroy --all
+
+tracetest: ## run the trace-based tests against the deployed stacks
+	bash scripts/run-tracetest.sh $(OUTPUTS)
+
+clean:
+	rm -rf $(OUT) cdk.*.out

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// The app is synthesized once, with cdk.json's context, and every test reads the same
+// templates. jsii is not goroutine-safe: no t.Parallel() in this package.
+var synthed *synthResult
+
+type synthResult struct {
+	stacks    *appStacks
+	dir       string
+	templates map[string]map[string]any // stack name -> template as JSON
+}
+
+func TestMain(m *testing.M) {
+	code := func() int {
+		defer jsii.Close()
+		dir, err := os.MkdirTemp("", "cdk-test-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		r, err := synth(dir, nil)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "synth with cdk.json context:", err)
+			return 1
+		}
+		synthed = r
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+// cdkJSONContext returns the "context" object of cdk.json, which `cdk synth` passes to the app.
+func cdkJSONContext() (map[string]any, error) {
+	b, err := os.ReadFile("cdk.json")
+	if err != nil {
+		return nil, err
+	}
+	var f struct {
+		Context map[string]any `json:"context"`
+	}
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("cdk.json: %w", err)
+	}
+	return f.Context, nil
+}
+
+// synth builds the app with cdk.json's context plus overrides into outdir.
+func synth(outdir string, overrides map[string]any) (*synthResult, error) {
+	ctx, err := cdkJSONContext()
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range overrides {
+		ctx[k] = v
+	}
+	props := appProps(ctx)
+	props.Outdir = jsii.String(outdir)
+	app := awscdk.NewApp(props)
+	s, err := newApp(app)
+	if err != nil {
+		return nil, err
+	}
+	asm := app.Synth(nil)
+	r := &synthResult{stacks: s, dir: *asm.Directory(), templates: map[string]map[string]any{}}
+	for _, st := range *asm.Stacks() {
+		b, err := os.ReadFile(filepath.Join(r.dir, *st.TemplateFile()))
+		if err != nil {
+			return nil, err
+		}
+		var tpl map[string]any
+		if err := json.Unmarshal(b, &tpl); err != nil {
+			return nil, err
+		}
+		r.templates[*st.StackName()] = tpl
+	}
+	return r, nil
+}
+
+// synthWith synthesizes a separate app with context overrides, failing the test on error.
+func synthWith(t *testing.T, overrides map[string]any) *synthResult {
+	t.Helper()
+	r, err := synth(t.TempDir(), overrides)
+	if err != nil {
+		t.Fatalf("synth with %v: %v", overrides, err)
+	}
+	return r
+}
+
+func (r *synthResult) template(t *testing.T, part string) assertions.Template {
+	t.Helper()
+	name := r.stacks.Config.StackName(part)
+	tpl, ok := r.templates[name]
+	if !ok {
+		t.Fatalf("no stack %s in the assembly", name)
+	}
+	return assertions.Template_FromJSON(&tpl, nil)
+}
+
+// resources returns the resources of type typ in a stack's template, by logical ID.
+func (r *synthResult) resources(t *testing.T, part, typ string) map[string]map[string]any {
+	t.Helper()
+	tpl := r.templates[r.stacks.Config.StackName(part)]
+	out := map[string]map[string]any{}
+	res, _ := tpl["Resources"].(map[string]any)
+	for id, v := range res {
+		m := v.(map[string]any)
+		if m["Type"] == typ {
+			out[id] = m
+		}
+	}
+	return out
+}
+
+// check runs a CDK assertion; a failed match panics inside jsii and would abort the whole
+// test binary, so it is turned into a test failure here.
+func check(t *testing.T, what string, assertion func()) {
+	t.Helper()
+	defer func() {
+		if p := recover(); p != nil {
+			t.Errorf("%s: %v", what, p)
+		}
+	}()
+	assertion()
+}
+
+func props(p map[string]any) *map[string]any { return &p }
+
+// mustJSON re-encodes v for error messages.
+func mustJSON(v any) string {
+	b, _ := json.MarshalIndent(v, "", "  ")
+	return string(b)
+}
+
+func containsAll(s string, parts ...string) bool {
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			return false
+		}
+	}
+	return true
+}

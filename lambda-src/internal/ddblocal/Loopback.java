@@ -1,0 +1,27 @@
+// Loopback runs DynamoDB Local bound to 127.0.0.1 only: the jar has no option
+// for the listen address (its Jetty server binds every interface), so this
+// builds the same request handler as the jar's ServerRunner behind a Jetty
+// connector of our own. It runs in Java's single-file source mode, with no
+// build step. Telemetry is never set up, so nothing leaves the machine.
+import com.amazonaws.services.dynamodbv2.local.server.DynamoDBProxyServer;
+import com.amazonaws.services.dynamodbv2.local.server.LocalDynamoDBRequestHandler;
+import com.amazonaws.services.dynamodbv2.local.server.LocalDynamoDBServerHandler;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+
+public class Loopback {
+    public static void main(String[] args) throws Exception {
+        int port = Integer.parseInt(args[0]);
+        LocalDynamoDBServerHandler handler = new LocalDynamoDBServerHandler(
+                new LocalDynamoDBRequestHandler(0, true, null, true, false), null);
+        Server server = new Server();
+        ServerConnector connector = new ServerConnector(server);
+        connector.setHost("127.0.0.1");
+        connector.setPort(port);
+        server.addConnector(connector);
+        server.setHandler(new DynamoDBProxyServer(port, handler).setUpHandler(handler));
+        server.start();
+        System.out.println("listening on 127.0.0.1:" + connector.getLocalPort());
+        server.join();
+    }
+}

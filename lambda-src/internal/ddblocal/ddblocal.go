@@ -1,0 +1,245 @@
+// Package ddblocal starts and stops the real DynamoDB Local jar for tests and
+// benchmarks, listening on 127.0.0.1 only. It is test support: no Lambda
+// imports it.
+package ddblocal
+
+import (
+	"bufio"
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+//go:embed Loopback.java
+var launcher []byte
+
+// Region is the region clients of the local server use.
+const Region = "us-east-1"
+
+// ErrNotInstalled reports that the DynamoDB Local jar is not where
+// scripts/install-tools.sh puts it.
+var ErrNotInstalled = errors.New("DynamoDB Local is not installed: run `bash scripts/install-tools.sh` from the repository root")
+
+// Server is a running DynamoDB Local.
+type Server struct {
+	// Endpoint is the server's URL, http://127.0.0.1:<port>.
+	Endpoint string
+
+	cmd  *exec.Cmd
+	dir  string
+	done chan struct{}
+	mu   sync.Mutex
+	logs strings.Builder
+}
+
+// Dir returns the directory holding DynamoDBLocal.jar: $DYNAMODB_LOCAL_DIR if
+// set, else .tools/dynamodb-local in the module root above the working
+// directory.
+func Dir() (string, error) {
+	if dir := os.Getenv("DYNAMODB_LOCAL_DIR"); dir != "" {
+		return dir, nil
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("find DynamoDB Local: %w", err)
+	}
+	for dir := wd; ; dir = filepath.Dir(dir) {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return filepath.Join(dir, ".tools", "dynamodb-local"), nil
+		}
+		if filepath.Dir(dir) == dir {
+			return "", fmt.Errorf("find DynamoDB Local: no go.mod above %s", wd)
+		}
+	}
+}
+
+// Start runs DynamoDB Local in memory on a free port of 127.0.0.1 and waits
+// until it answers. It returns an error wrapping ErrNotInstalled when the jar
+// is missing. Call Stop when done.
+func Start(ctx context.Context) (*Server, error) {
+	dir, err := Dir()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(filepath.Join(dir, "DynamoDBLocal.jar")); err != nil {
+		return nil, fmt.Errorf("%w (looked in %s)", ErrNotInstalled, dir)
+	}
+	java, err := exec.LookPath("java")
+	if err != nil {
+		return nil, fmt.Errorf("start DynamoDB Local: java not found (scripts/install-tools.sh installs it): %w", err)
+	}
+	tmp, err := os.MkdirTemp("", "ddblocal-")
+	if err != nil {
+		return nil, fmt.Errorf("start DynamoDB Local: %w", err)
+	}
+	source := filepath.Join(tmp, "Loopback.java")
+	if err := os.WriteFile(source, launcher, 0o600); err != nil {
+		os.RemoveAll(tmp)
+		return nil, fmt.Errorf("start DynamoDB Local: %w", err)
+	}
+	classpath := filepath.Join(dir, "DynamoDBLocal.jar") + string(os.PathListSeparator) + filepath.Join(dir, "DynamoDBLocal_lib", "*")
+	// Port 0: Jetty picks a free port and the launcher prints it, so two test
+	// binaries never race for the same port.
+	cmd := exec.Command(java, "-Djava.library.path="+filepath.Join(dir, "DynamoDBLocal_lib"),
+		"-Xmx512m", "-cp", classpath, source, "0")
+	cmd.Dir = tmp
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		os.RemoveAll(tmp)
+		return nil, fmt.Errorf("start DynamoDB Local: %w", err)
+	}
+	s := &Server{cmd: cmd, dir: tmp, done: make(chan struct{})}
+	cmd.Stderr = &lockedWriter{s: s}
+	if err := cmd.Start(); err != nil {
+		os.RemoveAll(tmp)
+		return nil, fmt.Errorf("start DynamoDB Local: %w", err)
+	}
+	go func() {
+		cmd.Wait()
+		close(s.done)
+	}()
+
+	endpoint := make(chan string, 1)
+	go func() {
+		scanner := bufio.NewScanner(stdout)
+		for scanner.Scan() {
+			line := scanner.Text()
+			if addr, ok := strings.CutPrefix(line, "listening on "); ok {
+				endpoint <- "http://" + addr
+				continue
+			}
+			s.write([]byte(line + "\n"))
+		}
+	}()
+
+	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	select {
+	case s.Endpoint = <-endpoint:
+	case <-s.done:
+		s.Stop()
+		return nil, fmt.Errorf("start DynamoDB Local: java exited early: %s", s.output())
+	case <-ctx.Done():
+		s.Stop()
+		return nil, fmt.Errorf("start DynamoDB Local: no listening address: %w: %s", ctx.Err(), s.output())
+	}
+	if err := s.waitReady(ctx); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) waitReady(ctx context.Context) error {
+	client := s.Client()
+	for {
+		_, err := client.ListTables(ctx, &dynamodb.ListTablesInput{})
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for DynamoDB Local at %s: %w (last error: %v): %s", s.Endpoint, ctx.Err(), err, s.output())
+		case <-s.done:
+			return fmt.Errorf("wait for DynamoDB Local: java exited: %s", s.output())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Stop ends the server and removes its temporary files.
+func (s *Server) Stop() error {
+	defer os.RemoveAll(s.dir)
+	select {
+	case <-s.done:
+		return nil
+	default:
+	}
+	if err := s.cmd.Process.Kill(); err != nil {
+		return fmt.Errorf("stop DynamoDB Local: %w", err)
+	}
+	<-s.done
+	return nil
+}
+
+// Client returns a DynamoDB client for the server with static credentials and
+// no response checksum validation: DynamoDB Local's responses make the SDK log
+// checksum warnings otherwise.
+func (s *Server) Client() *dynamodb.Client {
+	return dynamodb.NewFromConfig(s.Config(), func(o *dynamodb.Options) {
+		o.DisableValidateResponseChecksum = true
+	})
+}
+
+// Config returns an AWS configuration that reaches the server.
+func (s *Server) Config() aws.Config {
+	return aws.Config{
+		Region:                     Region,
+		Credentials:                credentials.NewStaticCredentialsProvider("local", "local", ""),
+		BaseEndpoint:               aws.String(s.Endpoint),
+		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
+	}
+}
+
+// Env returns the environment variables that point a Lambda's default AWS
+// configuration at the server.
+func (s *Server) Env() map[string]string {
+	return map[string]string{
+		"AWS_ENDPOINT_URL_DYNAMODB":        s.Endpoint,
+		"AWS_REGION":                       Region,
+		"AWS_ACCESS_KEY_ID":                "local",
+		"AWS_SECRET_ACCESS_KEY":            "local",
+		"AWS_RESPONSE_CHECKSUM_VALIDATION": "when_required",
+		"AWS_EC2_METADATA_DISABLED":        "true",
+		"AWS_CONFIG_FILE":                  os.DevNull,
+		"AWS_SHARED_CREDENTIALS_FILE":      os.DevNull,
+		"AWS_XRAY_CONTEXT_MISSING":         "IGNORE_ERROR",
+	}
+}
+
+// CreateTable creates a table shaped like the incidents table: partition key
+// key, a string, on-demand billing.
+func (s *Server) CreateTable(ctx context.Context, name, key string) error {
+	_, err := s.Client().CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:            aws.String(name),
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String(key), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String(key), KeyType: types.KeyTypeHash}},
+		BillingMode:          types.BillingModePayPerRequest,
+	})
+	if err != nil {
+		return fmt.Errorf("create table %s: %w", name, err)
+	}
+	return nil
+}
+
+func (s *Server) write(p []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.logs.Write(p)
+}
+
+func (s *Server) output() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.logs.String()
+}
+
+// lockedWriter collects the server's stderr for error messages.
+type lockedWriter struct{ s *Server }
+
+func (w *lockedWriter) Write(p []byte) (int, error) {
+	w.s.write(p)
+	return len(p), nil
+}

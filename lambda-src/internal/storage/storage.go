@@ -1,0 +1,242 @@
+// Package storage keeps incidents in DynamoDB, one item per incident keyed by
+// IncidentId, with optimistic locking on the Version attribute: a write names
+// the version it read and fails with ErrConflict if the item moved on.
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/domain"
+)
+
+// KeyAttribute is the table's partition key, a string.
+const KeyAttribute = "IncidentId"
+
+// ErrNotFound matches (errors.Is) the error for an incident the table lacks.
+var ErrNotFound = errors.New("incident not found")
+
+// ErrConflict matches (errors.Is) the error for a write that lost a race: the
+// stored version is not the one the caller read.
+var ErrConflict = errors.New("incident was changed concurrently")
+
+// ConflictError is the error for a write whose expected version is stale.
+type ConflictError struct {
+	// IncidentId identifies the incident.
+	IncidentId string
+	// Expected is the version the writer read; 0 for a create.
+	Expected int64
+	// Stored is the version in the table.
+	Stored int64
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("save incident %s: expected version %d, table has %d: %v", e.IncidentId, e.Expected, e.Stored, ErrConflict)
+}
+
+// Is makes errors.Is(err, ErrConflict) true.
+func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
+
+// API is the part of the DynamoDB client the store uses.
+type API interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+}
+
+// Store reads and writes incidents in one table.
+type Store struct {
+	client API
+	table  string
+}
+
+// New returns a store for table.
+func New(client API, table string) *Store {
+	return &Store{client: client, table: table}
+}
+
+// item is the stored form of an incident; times are RFC 3339 strings.
+type item struct {
+	IncidentId          string
+	StudentId           string
+	IncidentDate        string
+	Exams               []examItem
+	ResolutionDate      string `dynamodbav:",omitempty"`
+	IncidentResolved    bool
+	AdminActionRequired bool
+	Version             int64
+}
+
+// examItem stores Result too, for people reading the table.
+type examItem struct {
+	ExamId           string
+	ExamDeadline     string
+	Score            int
+	NotificationSent bool
+	Result           int
+}
+
+func toItem(inc *domain.Incident) item {
+	it := item{
+		IncidentId:          inc.IncidentId,
+		StudentId:           inc.StudentId,
+		IncidentDate:        inc.IncidentDate.UTC().Format(time.RFC3339Nano),
+		Exams:               make([]examItem, 0, len(inc.Exams)),
+		IncidentResolved:    inc.IncidentResolved,
+		AdminActionRequired: inc.AdminActionRequired,
+		Version:             inc.Version,
+	}
+	for _, e := range inc.Exams {
+		it.Exams = append(it.Exams, examItem{
+			ExamId:           e.ExamId,
+			ExamDeadline:     e.ExamDeadline.UTC().Format(time.RFC3339Nano),
+			Score:            e.Score,
+			NotificationSent: e.NotificationSent,
+			Result:           int(e.Result()),
+		})
+	}
+	if inc.ResolutionDate != nil {
+		it.ResolutionDate = inc.ResolutionDate.UTC().Format(time.RFC3339Nano)
+	}
+	return it
+}
+
+func fromItem(it item) (domain.Incident, error) {
+	inc := domain.Incident{
+		IncidentId:          it.IncidentId,
+		StudentId:           it.StudentId,
+		Exams:               make([]domain.Exam, 0, len(it.Exams)),
+		IncidentResolved:    it.IncidentResolved,
+		AdminActionRequired: it.AdminActionRequired,
+		Version:             it.Version,
+	}
+	var err error
+	if inc.IncidentDate, err = time.Parse(time.RFC3339Nano, it.IncidentDate); err != nil {
+		return domain.Incident{}, fmt.Errorf("IncidentDate: %w", err)
+	}
+	for n, e := range it.Exams {
+		deadline, err := time.Parse(time.RFC3339Nano, e.ExamDeadline)
+		if err != nil {
+			return domain.Incident{}, fmt.Errorf("Exams[%d].ExamDeadline: %w", n, err)
+		}
+		inc.Exams = append(inc.Exams, domain.Exam{ExamId: e.ExamId, ExamDeadline: deadline, Score: e.Score, NotificationSent: e.NotificationSent})
+	}
+	if it.ResolutionDate != "" {
+		resolved, err := time.Parse(time.RFC3339Nano, it.ResolutionDate)
+		if err != nil {
+			return domain.Incident{}, fmt.Errorf("ResolutionDate: %w", err)
+		}
+		inc.ResolutionDate = &resolved
+	}
+	return inc, nil
+}
+
+// Load reads incident id with a strongly consistent read. A missing incident
+// is an error matching ErrNotFound.
+func (s *Store) Load(ctx context.Context, id string) (domain.Incident, error) {
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.table),
+		Key:            map[string]types.AttributeValue{KeyAttribute: &types.AttributeValueMemberS{Value: id}},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return domain.Incident{}, fmt.Errorf("load incident %s: %w", id, err)
+	}
+	if len(out.Item) == 0 {
+		return domain.Incident{}, fmt.Errorf("load incident %s: %w", id, ErrNotFound)
+	}
+	inc, err := decode(out.Item)
+	if err != nil {
+		return domain.Incident{}, fmt.Errorf("load incident %s: %w", id, err)
+	}
+	return inc, nil
+}
+
+func decode(av map[string]types.AttributeValue) (domain.Incident, error) {
+	var it item
+	if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+		return domain.Incident{}, err
+	}
+	return fromItem(it)
+}
+
+// Save writes inc if the table still holds the version inc was read at
+// (inc.Version; 0 creates the incident and requires that it not exist) and
+// then sets inc.Version to the new version. It uses one conditional
+// UpdateItem. A stale version is a *ConflictError (errors.Is ErrConflict); an
+// update of an incident that vanished matches ErrNotFound.
+func (s *Store) Save(ctx context.Context, inc *domain.Incident) error {
+	expected := inc.Version
+	next := *inc
+	next.Version = expected + 1
+	attrs, err := attributevalue.MarshalMap(toItem(&next))
+	if err != nil {
+		return fmt.Errorf("save incident %s: %w", inc.IncidentId, err)
+	}
+	delete(attrs, KeyAttribute)
+
+	names := map[string]string{"#v": "Version"}
+	values := map[string]types.AttributeValue{}
+	var set []string
+	for _, name := range sortedKeys(attrs) {
+		placeholder := fmt.Sprintf("%d", len(set))
+		names["#a"+placeholder] = name
+		values[":a"+placeholder] = attrs[name]
+		set = append(set, "#a"+placeholder+" = :a"+placeholder)
+	}
+	update := "SET " + strings.Join(set, ", ")
+	if inc.ResolutionDate == nil {
+		names["#rd"] = "ResolutionDate"
+		update += " REMOVE #rd"
+	}
+	condition := "attribute_not_exists(#key)"
+	names["#key"] = KeyAttribute
+	if expected != 0 {
+		condition = "#v = :expected"
+		delete(names, "#key")
+		values[":expected"] = &types.AttributeValueMemberN{Value: fmt.Sprintf("%d", expected)}
+	}
+
+	_, err = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                           aws.String(s.table),
+		Key:                                 map[string]types.AttributeValue{KeyAttribute: &types.AttributeValueMemberS{Value: inc.IncidentId}},
+		UpdateExpression:                    aws.String(update),
+		ConditionExpression:                 aws.String(condition),
+		ExpressionAttributeNames:            names,
+		ExpressionAttributeValues:           values,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	var failed *types.ConditionalCheckFailedException
+	switch {
+	case errors.As(err, &failed):
+		if len(failed.Item) == 0 {
+			return fmt.Errorf("save incident %s at version %d: %w", inc.IncidentId, expected, ErrNotFound)
+		}
+		var stored struct{ Version int64 }
+		if err := attributevalue.UnmarshalMap(failed.Item, &stored); err != nil {
+			return fmt.Errorf("save incident %s: read stored version: %w", inc.IncidentId, err)
+		}
+		return &ConflictError{IncidentId: inc.IncidentId, Expected: expected, Stored: stored.Version}
+	case err != nil:
+		return fmt.Errorf("save incident %s: %w", inc.IncidentId, err)
+	}
+	inc.Version = next.Version
+	return nil
+}
+
+func sortedKeys(m map[string]types.AttributeValue) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,247 @@
+package storage_test
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/ddblocal"
+	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/domain"
+	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/storage"
+)
+
+var server *ddblocal.Server
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		fmt.Println("storage: -short, skipping the DynamoDB Local tests")
+		os.Exit(m.Run())
+	}
+	var err error
+	server, err = ddblocal.Start(context.Background())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	if err := server.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	os.Exit(code)
+}
+
+var tables atomic.Int64
+
+// newStore returns a store on a fresh table, so tests do not share items.
+func newStore(t testing.TB) *storage.Store {
+	t.Helper()
+	if server == nil {
+		t.Skip("DynamoDB Local is not started under -short")
+	}
+	name := fmt.Sprintf("incidents-%d", tables.Add(1))
+	if err := server.CreateTable(context.Background(), name, storage.KeyAttribute); err != nil {
+		t.Fatal(err)
+	}
+	return storage.New(server.Client(), name)
+}
+
+func incident(t testing.TB, exams int) domain.Incident {
+	t.Helper()
+	inc, err := domain.NewIncident("student-1", "2026-01-02T03:04:05.123456789Z", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range exams {
+		if _, err := inc.ScheduleExam(time.Now(), domain.DefaultExamWindow); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return inc
+}
+
+func TestRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	store := newStore(t)
+	tests := []struct {
+		name   string
+		mutate func(*domain.Incident)
+	}{
+		{"no exams", func(*domain.Incident) {}},
+		{"scored exams", func(i *domain.Incident) {
+			for range 2 {
+				if _, err := i.ScheduleExam(time.Now(), domain.DefaultExamWindow); err != nil {
+					t.Fatal(err)
+				}
+			}
+			i.Exams[1].Score = 40
+			i.Exams[0].NotificationSent = true
+		}},
+		{"resolved", func(i *domain.Incident) {
+			if _, err := i.ScheduleExam(time.Now(), domain.DefaultExamWindow); err != nil {
+				t.Fatal(err)
+			}
+			i.Exams[0].Score = 76
+			if err := i.Resolve(time.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inc := incident(t, 0)
+			tt.mutate(&inc)
+			if err := store.Save(ctx, &inc); err != nil {
+				t.Fatal(err)
+			}
+			if inc.Version != 1 {
+				t.Errorf("version after create = %d, want 1", inc.Version)
+			}
+			got, err := store.Load(ctx, inc.IncidentId)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, inc) {
+				t.Errorf("round trip:\n got %+v\nwant %+v", got, inc)
+			}
+		})
+	}
+}
+
+func TestUpdateAndClearResolutionDate(t *testing.T) {
+	ctx := context.Background()
+	store := newStore(t)
+	inc := incident(t, 1)
+	if err := store.Save(ctx, &inc); err != nil {
+		t.Fatal(err)
+	}
+	if err := inc.Escalate(time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Save(ctx, &inc); err != nil {
+		t.Fatal(err)
+	}
+	inc.ResolutionDate = nil
+	inc.AdminActionRequired = false
+	if err := store.Save(ctx, &inc); err != nil {
+		t.Fatal(err)
+	}
+	got, err := store.Load(ctx, inc.IncidentId)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Version != 3 || got.ResolutionDate != nil || got.AdminActionRequired {
+		t.Errorf("after three saves: %+v, want version 3 and ResolutionDate removed", got)
+	}
+}
+
+func TestConflict(t *testing.T) {
+	ctx := context.Background()
+	store := newStore(t)
+	inc := incident(t, 1)
+	if err := store.Save(ctx, &inc); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("create over an existing incident", func(t *testing.T) {
+		again := inc
+		again.Version = 0
+		err := store.Save(ctx, &again)
+		var conflict *storage.ConflictError
+		if !errors.Is(err, storage.ErrConflict) || !errors.As(err, &conflict) || conflict.Stored != 1 || conflict.Expected != 0 {
+			t.Fatalf("Save() = %v, want a conflict with stored version 1", err)
+		}
+	})
+
+	t.Run("stale writer loses and changes nothing", func(t *testing.T) {
+		first, second := inc, inc
+		first.Exams = append([]domain.Exam(nil), inc.Exams...)
+		second.Exams = append([]domain.Exam(nil), inc.Exams...)
+		first.Exams[0].Score = 90
+		second.Exams[0].Score = 10
+		if err := store.Save(ctx, &first); err != nil {
+			t.Fatal(err)
+		}
+		err := store.Save(ctx, &second)
+		if !errors.Is(err, storage.ErrConflict) {
+			t.Fatalf("second Save() = %v, want ErrConflict", err)
+		}
+		if second.Version != inc.Version {
+			t.Errorf("a failed save moved the caller's version to %d", second.Version)
+		}
+		got, err := store.Load(ctx, inc.IncidentId)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Exams[0].Score != 90 || got.Version != 2 {
+			t.Errorf("stored = score %d version %d, want the first writer's 90 at version 2", got.Exams[0].Score, got.Version)
+		}
+	})
+
+	t.Run("concurrent writers: exactly one wins", func(t *testing.T) {
+		current, err := store.Load(ctx, inc.IncidentId)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const writers = 8
+		var wg sync.WaitGroup
+		var wins, conflicts atomic.Int32
+		for n := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				mine := current
+				mine.StudentId = fmt.Sprintf("writer-%d", n)
+				switch err := store.Save(ctx, &mine); {
+				case err == nil:
+					wins.Add(1)
+				case errors.Is(err, storage.ErrConflict):
+					conflicts.Add(1)
+				default:
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		if wins.Load() != 1 || conflicts.Load() != writers-1 {
+			t.Errorf("wins=%d conflicts=%d, want 1 and %d", wins.Load(), conflicts.Load(), writers-1)
+		}
+	})
+}
+
+func TestMissing(t *testing.T) {
+	ctx := context.Background()
+	store := newStore(t)
+	inc := incident(t, 0)
+
+	_, err := store.Load(ctx, inc.IncidentId)
+	if !errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrConflict) {
+		t.Errorf("Load(missing) = %v, want ErrNotFound", err)
+	}
+	inc.Version = 4
+	err = store.Save(ctx, &inc)
+	if !errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrConflict) {
+		t.Errorf("Save(missing at version 4) = %v, want ErrNotFound", err)
+	}
+	if _, err := store.Load(ctx, inc.IncidentId); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("a failed update created the item: %v", err)
+	}
+}
+
+func TestMissingTable(t *testing.T) {
+	if server == nil {
+		t.Skip("DynamoDB Local is not started under -short")
+	}
+	store := storage.New(server.Client(), "no-such-table")
+	_, err := store.Load(context.Background(), "x")
+	if err == nil || errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("Load from a missing table = %v, want an error that is not ErrNotFound", err)
+	}
+}
