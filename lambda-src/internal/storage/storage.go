@@ -183,7 +183,7 @@ func (s *Store) Save(ctx context.Context, inc *domain.Incident) error {
 	}
 	delete(attrs, KeyAttribute)
 
-	names := map[string]string{"#v": "Version"}
+	names := map[string]string{}
 	values := map[string]types.AttributeValue{}
 	var set []string
 	for _, name := range sortedKeys(attrs) {
@@ -198,10 +198,11 @@ func (s *Store) Save(ctx context.Context, inc *domain.Incident) error {
 		update += " REMOVE #rd"
 	}
 	condition := "attribute_not_exists(#key)"
-	names["#key"] = KeyAttribute
-	if expected != 0 {
+	if expected == 0 {
+		names["#key"] = KeyAttribute
+	} else {
 		condition = "#v = :expected"
-		delete(names, "#key")
+		names["#v"] = "Version"
 		values[":expected"] = &types.AttributeValueMemberN{Value: fmt.Sprintf("%d", expected)}
 	}
 
