@@ -2,6 +2,7 @@ package tracetest
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,11 +47,7 @@ func variableSetKeys(t *testing.T) []string {
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()
 		if err != nil {
-			varsErr = err
-			if stderr.Len() > 0 {
-				varsErr = &exec.ExitError{Stderr: []byte(stderr.String())}
-				t.Logf("tracetest-vars stderr: %s", stderr.String())
-			}
+			varsErr = fmt.Errorf("%w: %s", err, stderr.String())
 			return
 		}
 		var vs struct {
