@@ -53,9 +53,10 @@ func appProps(context map[string]any) *awscdk.AppProps {
 
 // appStacks are the stacks of one app, returned for tests.
 type appStacks struct {
-	Config  stacks.Config
-	Network *stacks.NetworkStack
-	Data    *stacks.DataStack
+	Config    stacks.Config
+	Network   *stacks.NetworkStack
+	Data      *stacks.DataStack
+	Tracetest *stacks.TracetestStack
 }
 
 // newApp adds the stacks to app, wired the way the architecture diagram in the README draws
@@ -80,5 +81,14 @@ func newApp(app awscdk.App) (*appStacks, error) {
 		BackupRetentionDays: cfg.DBBackupRetentionDays,
 	})
 
-	return &appStacks{Config: cfg, Network: network, Data: data}, nil
+	tracetest := stacks.NewTracetestStack(app, cfg.StackName("Tracetest"), &stacks.TracetestStackProps{
+		StackProps:     awscdk.StackProps{Description: jsii.String("Tracetest + Step Functions: Tracetest on Fargate with the X-Ray data store")},
+		Vpc:            network.Vpc,
+		Database:       data.Database,
+		DatabaseSecret: data.Secret,
+		AllowedCidrs:   cfg.TracetestAllowedCidrs,
+		CertificateArn: cfg.TracetestCertificateArn,
+	})
+
+	return &appStacks{Config: cfg, Network: network, Data: data, Tracetest: tracetest}, nil
 }
