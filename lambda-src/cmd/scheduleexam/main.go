@@ -1,0 +1,21 @@
+// Command scheduleexam is the ScheduleExam Lambda function (runtime provided.al2023,
+// built as bootstrap with -tags lambda.norpc). See docs/WORKFLOW.md.
+package main
+
+import (
+	"context"
+	"log"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/handler"
+)
+
+func main() {
+	h, err := handler.NewScheduleExam(context.Background(), os.Getenv)
+	if err != nil {
+		log.Fatalf("scheduleexam: %v", err)
+	}
+	lambda.Start(h.Handle)
+}
