@@ -24,6 +24,14 @@ type synthResult struct {
 }
 
 func TestMain(m *testing.M) {
+	// Use the project's Node 22 for jsii when the test runs outside make.
+	if os.Getenv("JSII_NODE") == "" {
+		if node, err := filepath.Abs("node_modules/.bin/node"); err == nil {
+			if _, err := os.Stat(node); err == nil {
+				os.Setenv("JSII_NODE", node)
+			}
+		}
+	}
 	code := func() int {
 		defer jsii.Close()
 		dir, err := os.MkdirTemp("", "cdk-test-")

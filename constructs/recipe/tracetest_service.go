@@ -277,9 +277,11 @@ func NewTracetestService(scope constructs.Construct, id *string, props *Tracetes
 				"TracetestServiceProps.AllowedCidrs (construct)."))
 	} else {
 		for _, cidr := range *p.AllowedCidrs {
-			peer := awsec2.Peer_Ipv4(cidr)
+			var peer awsec2.IPeer
 			if strings.Contains(*cidr, ":") {
 				peer = awsec2.Peer_Ipv6(cidr)
+			} else {
+				peer = awsec2.Peer_Ipv4(cidr)
 			}
 			for _, port := range listenerPorts {
 				lbSG.AddIngressRule(peer, awsec2.Port_Tcp(jsii.Number(port)),
