@@ -2,12 +2,14 @@
 //
 // DynamoDBLocal.jar has no option for the listen address: its DynamoDBProxyServer builds a
 // Jetty Server from the port alone, which binds 0.0.0.0. This launcher builds the server
-// from the usual command-line arguments, sets the Jetty connector's host before start,
-// then runs it like the jar's own main. Run with Java's source-file mode:
+// from the jar's usual command-line arguments (ServerRunner), sets the Jetty connector's
+// host (and port: 0 picks a free one, which the jar's own parser refuses) before start,
+// prints the address it listens on, then runs like the jar's own main. Java source-file
+// mode runs it with no build step:
 //
-//   java -Djava.library.path=DIR/DynamoDBLocal_lib -Dddblocal.host=127.0.0.1 \
+//   java -Djava.library.path=DIR/DynamoDBLocal_lib -Dddblocal.host=127.0.0.1 -Dddblocal.port=0 \
 //     -cp 'DIR/DynamoDBLocal.jar:DIR/DynamoDBLocal_lib/*' DynamoDBLocalLoopback.java \
-//     -inMemory -disableTelemetry -port N
+//     -inMemory -disableTelemetry
 import com.amazonaws.services.dynamodbv2.local.main.ServerRunner;
 import com.amazonaws.services.dynamodbv2.local.server.DynamoDBProxyServer;
 import java.lang.reflect.Field;
@@ -26,11 +28,15 @@ public class DynamoDBLocalLoopback {
     if (connectors.length == 0) {
       throw new IllegalStateException("DynamoDB Local created no connector");
     }
+    String port = System.getProperty("ddblocal.port");
     for (Connector c : connectors) {
       ((ServerConnector) c).setHost(host);
+      if (port != null) {
+        ((ServerConnector) c).setPort(Integer.parseInt(port));
+      }
     }
     proxy.start();
-    System.out.println("DynamoDBLocalLoopback: listening on " + host + ":" + ((ServerConnector) connectors[0]).getLocalPort());
+    System.out.println("listening on " + host + ":" + ((ServerConnector) connectors[0]).getLocalPort());
     proxy.join();
   }
 }

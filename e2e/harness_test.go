@@ -1,0 +1,662 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/tracetest-aws/stepfunctions-cdk/asl"
+	"github.com/tracetest-aws/stepfunctions-cdk/internal/lambdabuild"
+)
+
+const (
+	region    = "us-east-1"
+	accountID = "000000000000"
+	tableName = "e2e-incidents"
+
+	// mainMachine runs with a window long enough that no scenario ever meets it;
+	// shortMachine with a window the timeout scenario waits out.
+	mainMachine  = "PlagiarismStateMachine"
+	shortMachine = "PlagiarismStateMachineShortWindow"
+	mainWindow   = 2 * time.Minute
+	shortWindow  = 2 * time.Second
+)
+
+// stateFunctions maps the definition's placeholders to function directories under
+// lambda-src/cmd (docs/WORKFLOW.md).
+var stateFunctions = map[string]string{
+	"RegisterIncidentFunctionArn":         "registerincident",
+	"ScheduleExamFunctionArn":             "scheduleexam",
+	"SendNotificationFunctionArn":         "sendnotification",
+	"ResolveIncidentFunctionArn":          "resolveincident",
+	"TakeAdministrativeActionFunctionArn": "takeadministrativeaction",
+}
+
+// harness is everything TestMain starts. Its methods are safe for concurrent scenarios.
+type harness struct {
+	root, tmp string
+	procs     []*proc
+	servers   []*http.Server
+	timings   []string
+
+	ddbEndpoint string
+	ddb         *dynamodb.Client
+
+	functions map[string]*function // by function ARN
+
+	sfnURL string // the harness's own endpoint: Step Functions API and the driver's /task
+
+	apis map[string]string // machine name -> base URL of its REST API front door
+
+	driver   *proc
+	driverIn io.WriteCloser
+	inMu     sync.Mutex
+
+	mu         sync.Mutex
+	executions map[string]*execution
+	tokens     map[string]*taskToken
+	sfnCalls   []sfnCall
+	requests   map[string]bool // front-door request id -> started an execution
+}
+
+func (h *harness) timed(what string, start time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.timings = append(h.timings, fmt.Sprintf("%s %.2fs", what, time.Since(start).Seconds()))
+}
+
+// startHarness starts every process and server. On error it stops what it started.
+func startHarness(ctx context.Context) (h *harness, err error) {
+	h = &harness{
+		functions:  map[string]*function{},
+		apis:       map[string]string{},
+		executions: map[string]*execution{},
+		tokens:     map[string]*taskToken{},
+		requests:   map[string]bool{},
+	}
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("%w\n%s", err, h.logs())
+			h.stop()
+		}
+	}()
+	if h.root, err = repoRoot(); err != nil {
+		return h, err
+	}
+	if h.tmp, err = os.MkdirTemp("", "e2e-harness-"); err != nil {
+		return h, fmt.Errorf("create temporary directory: %w", err)
+	}
+	for _, tool := range []string{".tools/bin/aws-lambda-rie", "node_modules/.bin/node", "node_modules/aws-local-stepfunctions/package.json", ".tools/dynamodb-local/DynamoDBLocal.jar"} {
+		if _, err := os.Stat(filepath.Join(h.root, tool)); err != nil {
+			return h, fmt.Errorf("%s is missing: run `bash scripts/install-tools.sh` from the repository root first", tool)
+		}
+	}
+
+	// The harness endpoint first: the Lambdas' environment needs its URL.
+	if h.sfnURL, err = h.serve(http.HandlerFunc(h.serveSFN)); err != nil {
+		return h, err
+	}
+
+	// DynamoDB Local's JVM start and the Lambda build are the slow parts: overlap them.
+	type built struct {
+		dirs lambdabuild.Result
+		err  error
+	}
+	buildDone := make(chan built, 1)
+	go func() {
+		start := time.Now()
+		dirs, err := lambdabuild.Build(lambdabuild.Options{Arch: runtime.GOARCH, ModuleDir: h.root, OutDir: filepath.Join(h.tmp, "lambda")})
+		h.timed("build Lambda binaries", start)
+		buildDone <- built{dirs, err}
+	}()
+	start := time.Now()
+	ddbErr := h.startDynamoDB(ctx)
+	h.timed("start DynamoDB Local + create table", start)
+	b := <-buildDone
+	if ddbErr != nil {
+		return h, ddbErr
+	}
+	if b.err != nil {
+		return h, fmt.Errorf("build the Lambda binaries: %w", b.err)
+	}
+
+	start = time.Now()
+	if err := h.startFunctions(b.dirs); err != nil {
+		return h, err
+	}
+	h.timed("start RIE x7", start)
+
+	start = time.Now()
+	if err := h.startDriver(ctx); err != nil {
+		return h, err
+	}
+	h.timed("start state machine driver", start)
+
+	for _, m := range []string{mainMachine, shortMachine} {
+		if h.apis[m], err = h.serve(h.frontDoor(m)); err != nil {
+			return h, err
+		}
+	}
+	return h, nil
+}
+
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("find repository root: %w", err)
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("find repository root: no go.mod above %s", dir)
+		}
+	}
+}
+
+// serve runs handler on a new 127.0.0.1 port and returns its base URL.
+func (h *harness) serve(handler http.Handler) (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("listen on 127.0.0.1: %w", err)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	h.servers = append(h.servers, srv)
+	go srv.Serve(l)
+	return "http://" + l.Addr().String(), nil
+}
+
+// stop stops every server and process and removes the temporary directory.
+func (h *harness) stop() {
+	for _, s := range h.servers {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = s.Shutdown(ctx)
+		cancel()
+		_ = s.Close()
+	}
+	if h.driverIn != nil {
+		h.driverIn.Close()
+	}
+	var wg sync.WaitGroup
+	for _, p := range h.procs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.stop()
+		}()
+	}
+	wg.Wait()
+	if h.tmp != "" {
+		os.RemoveAll(h.tmp)
+	}
+}
+
+// logs returns the output tails of every process, for failure messages.
+func (h *harness) logs() string {
+	var b strings.Builder
+	for _, p := range h.procs {
+		b.WriteString(p.report())
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// --- DynamoDB Local ---
+
+func (h *harness) startDynamoDB(ctx context.Context) error {
+	dir := filepath.Join(h.root, ".tools", "dynamodb-local")
+	java, err := exec.LookPath("java")
+	if err != nil {
+		return fmt.Errorf("start DynamoDB Local: java (17+) is not on PATH: %w", err)
+	}
+	cmd := exec.Command(java,
+		"-Djava.library.path="+filepath.Join(dir, "DynamoDBLocal_lib"),
+		"-Dddblocal.host=127.0.0.1", "-Dddblocal.port=0", "-Xmx256m",
+		"-cp", filepath.Join(dir, "DynamoDBLocal.jar")+string(os.PathListSeparator)+filepath.Join(dir, "DynamoDBLocal_lib", "*"),
+		filepath.Join(h.root, "e2e", "testdata", "DynamoDBLocalLoopback.java"),
+		"-inMemory", "-disableTelemetry")
+	cmd.Dir = h.tmp
+	addr := make(chan string, 1)
+	out := newTail(16 << 10)
+	cmd.Stdout = &lineWriter{copy: out, fn: func(line []byte) {
+		if a, ok := strings.CutPrefix(string(line), "listening on "); ok {
+			select {
+			case addr <- a:
+			default:
+			}
+		}
+	}}
+	cmd.Stderr = out
+	p, err := startProc("DynamoDB Local", cmd)
+	if err != nil {
+		return err
+	}
+	p.out = out
+	h.procs = append(h.procs, p)
+	select {
+	case a := <-addr:
+		h.ddbEndpoint = "http://" + a
+	case <-p.done:
+		return fmt.Errorf("start DynamoDB Local: java exited (%v)", p.err)
+	case <-time.After(60 * time.Second):
+		return errors.New("start DynamoDB Local: no listening address after 60s")
+	case <-ctx.Done():
+		return fmt.Errorf("start DynamoDB Local: %w", ctx.Err())
+	}
+	h.ddb = dynamodb.New(dynamodb.Options{
+		Region:       region,
+		Credentials:  credentials.NewStaticCredentialsProvider("e2e", "e2e", ""),
+		BaseEndpoint: aws.String(h.ddbEndpoint),
+		// DynamoDB Local's responses make the SDK log checksum warnings otherwise.
+		DisableValidateResponseChecksum: true,
+	})
+	_, err = h.ddb.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:            aws.String(tableName),
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("IncidentId"), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("IncidentId"), KeyType: types.KeyTypeHash}},
+		BillingMode:          types.BillingModePayPerRequest,
+	})
+	if err != nil {
+		return fmt.Errorf("create table %s in DynamoDB Local at %s: %w", tableName, h.ddbEndpoint, err)
+	}
+	return nil
+}
+
+// --- Lambda functions behind the Runtime Interface Emulator ---
+
+// function is one Lambda function served by its own Runtime Interface Emulator.
+type function struct {
+	name, arn, url string
+	proc           *proc
+	// The emulator serves one invoke at a time and crashes on a concurrent one.
+	mu sync.Mutex
+}
+
+func functionARN(name string) string {
+	return fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", region, accountID, name)
+}
+
+// startFunctions starts one emulator per function, plus a second ScheduleExam for the
+// short-window state machine: in AWS one construct prop sets both the state machine's
+// callback timeout and ScheduleExam's EXAM_WINDOW, so each machine gets a ScheduleExam
+// with its own window.
+func (h *harness) startFunctions(dirs lambdabuild.Result) error {
+	for _, name := range append(sortedValues(stateFunctions), "submitexam") {
+		if dirs[name] == "" {
+			return fmt.Errorf("lambdabuild built no %s (built: %v): is lambda-src/cmd/%s missing?", name, sortedKeys(dirs), name)
+		}
+	}
+	type spec struct {
+		name, dir string
+		window    time.Duration
+	}
+	var specs []spec
+	for name, dir := range dirs {
+		specs = append(specs, spec{name, dir, mainWindow})
+	}
+	specs = append(specs, spec{"scheduleexam-short", dirs["scheduleexam"], shortWindow})
+	errs := make(chan error, len(specs))
+	var mu sync.Mutex
+	for _, s := range specs {
+		go func() {
+			f, err := h.startFunction(s.name, s.dir, s.window)
+			if err == nil {
+				mu.Lock()
+				h.functions[f.arn] = f
+				mu.Unlock()
+			}
+			errs <- err
+		}()
+	}
+	var all []error
+	for range specs {
+		if err := <-errs; err != nil {
+			all = append(all, err)
+		}
+	}
+	return errors.Join(all...)
+}
+
+func (h *harness) startFunction(name, dir string, window time.Duration) (*function, error) {
+	rieAddr, apiAddr, err := twoPorts()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(filepath.Join(h.root, ".tools", "bin", "aws-lambda-rie"),
+		"--runtime-interface-emulator-address", rieAddr,
+		"--runtime-api-address", apiAddr,
+		filepath.Join(dir, "bootstrap"))
+	cmd.Dir = dir
+	cmd.Env = envWith(map[string]string{
+		"AWS_LAMBDA_FUNCTION_NAME":    name,
+		"AWS_LAMBDA_FUNCTION_TIMEOUT": "30",
+		"AWS_REGION":                  region,
+		"AWS_DEFAULT_REGION":          region,
+		"AWS_ACCESS_KEY_ID":           "e2e",
+		"AWS_SECRET_ACCESS_KEY":       "e2e",
+		"AWS_EC2_METADATA_DISABLED":   "true",
+		"AWS_CONFIG_FILE":             os.DevNull,
+		"AWS_SHARED_CREDENTIALS_FILE": os.DevNull,
+		"AWS_ENDPOINT_URL_DYNAMODB":   h.ddbEndpoint,
+		"AWS_ENDPOINT_URL_SFN":        h.sfnURL,
+		// The emulator drops the trace header, so there is no segment to attach to.
+		"AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
+		"TABLE_NAME":               tableName,
+		"EXAM_WINDOW":              window.String(),
+		"NOTIFICATION_MODE":        "log",
+		"LOG_LEVEL":                "warn",
+	})
+	p, err := startProc("lambda "+name, cmd)
+	if err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	h.procs = append(h.procs, p)
+	h.mu.Unlock()
+	if err := waitTCP(p, rieAddr, 10*time.Second); err != nil {
+		return nil, err
+	}
+	return &function{
+		name: name,
+		arn:  functionARN(name),
+		url:  "http://" + rieAddr + "/2015-03-31/functions/function/invocations",
+		proc: p,
+	}, nil
+}
+
+func twoPorts() (string, string, error) {
+	a, err := freePort()
+	if err != nil {
+		return "", "", err
+	}
+	b, err := freePort()
+	if err != nil {
+		return "", "", err
+	}
+	if a == b {
+		return twoPorts()
+	}
+	return fmt.Sprintf("127.0.0.1:%d", a), fmt.Sprintf("127.0.0.1:%d", b), nil
+}
+
+// lambdaError is a function error: what Lambda reports with X-Amz-Function-Error.
+type lambdaError struct {
+	Type    string `json:"errorType"`
+	Message string `json:"errorMessage"`
+	payload []byte
+}
+
+func (e *lambdaError) Error() string { return e.Type + ": " + e.Message }
+
+// invoke calls the function synchronously (RequestResponse) and returns its result. A
+// *lambdaError means the function failed; any other error means the invoke did.
+func (f *function) invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, f.url, bytes.NewReader(payload))
+	if err != nil {
+		return nil, fmt.Errorf("invoke %s: %w", f.name, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("invoke %s through its emulator: %w", f.name, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("invoke %s: read response: %w", f.name, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("invoke %s: emulator answered %s: %s", f.name, resp.Status, body)
+	}
+	// The emulator omits X-Amz-Function-Error: a failed invoke is a 200 whose payload is
+	// the runtime's error document, {"errorType": ..., "errorMessage": ...}.
+	if e := asLambdaError(body); e != nil {
+		return nil, e
+	}
+	return body, nil
+}
+
+func asLambdaError(body []byte) *lambdaError {
+	var doc map[string]json.RawMessage
+	if json.Unmarshal(body, &doc) != nil {
+		return nil
+	}
+	for k := range doc {
+		if k != "errorType" && k != "errorMessage" && k != "stackTrace" {
+			return nil
+		}
+	}
+	var e lambdaError
+	if json.Unmarshal(body, &e) != nil || (e.Type == "" && e.Message == "") {
+		return nil
+	}
+	if e.Type == "" {
+		e.Type = "Lambda.Unknown"
+	}
+	e.payload = body
+	return &e
+}
+
+func (h *harness) function(name string) *function {
+	return h.functions[functionARN(name)]
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func sortedValues(m map[string]string) []string {
+	var out []string
+	for _, v := range m {
+		out = append(out, v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// --- the state machine driver ---
+
+// startDriver renders both definitions, fills in their DefinitionSubstitutions as
+// CloudFormation would, and starts driver.mjs with them.
+func (h *harness) startDriver(ctx context.Context) error {
+	type machineConfig struct {
+		ARN            string `json:"arn"`
+		DefinitionFile string `json:"definitionFile"`
+	}
+	config := struct {
+		Harness  string                   `json:"harness"`
+		Machines map[string]machineConfig `json:"machines"`
+	}{Harness: h.sfnURL, Machines: map[string]machineConfig{}}
+	for machine, window := range map[string]time.Duration{mainMachine: mainWindow, shortMachine: shortWindow} {
+		def, err := asl.Render(asl.Options{ExamWindow: window})
+		if err != nil {
+			return fmt.Errorf("render the state machine definition for %s: %w", machine, err)
+		}
+		subst := map[string]string{}
+		for placeholder, fn := range stateFunctions {
+			if machine == shortMachine && fn == "scheduleexam" {
+				fn = "scheduleexam-short"
+			}
+			subst[placeholder] = functionARN(fn)
+		}
+		for _, p := range asl.Placeholders() {
+			if subst[p] == "" {
+				return fmt.Errorf("definition placeholder ${%s} has no function in the harness", p)
+			}
+			def = strings.ReplaceAll(def, "${"+p+"}", subst[p])
+		}
+		file := filepath.Join(h.tmp, machine+".asl.json")
+		if err := os.WriteFile(file, []byte(def), 0o600); err != nil {
+			return fmt.Errorf("write %s: %w", file, err)
+		}
+		config.Machines[machine] = machineConfig{
+			ARN:            fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:%s", region, accountID, machine),
+			DefinitionFile: file,
+		}
+	}
+	configFile := filepath.Join(h.tmp, "driver.json")
+	b, _ := json.Marshal(config)
+	if err := os.WriteFile(configFile, b, 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", configFile, err)
+	}
+
+	cmd := exec.Command(filepath.Join(h.root, "node_modules", ".bin", "node"), filepath.Join(h.root, "e2e", "driver.mjs"), configFile)
+	cmd.Dir = h.root
+	cmd.Env = envWith(nil)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return fmt.Errorf("start the driver: %w", err)
+	}
+	ready := make(chan struct{})
+	var once sync.Once
+	stderr := newTail(16 << 10)
+	cmd.Stderr = stderr
+	cmd.Stdout = &lineWriter{fn: func(line []byte) {
+		if h.driverLine(line) {
+			once.Do(func() { close(ready) })
+		}
+	}}
+	p, err := startProc("state machine driver (aws-local-stepfunctions)", cmd)
+	if err != nil {
+		return err
+	}
+	p.out = stderr
+	h.driver, h.driverIn = p, in
+	h.procs = append(h.procs, p)
+	select {
+	case <-ready:
+		return nil
+	case <-p.done:
+		return fmt.Errorf("the state machine driver exited at start (%v): the definition may be invalid for aws-local-stepfunctions", p.err)
+	case <-time.After(30 * time.Second):
+		return errors.New("the state machine driver did not get ready in 30s")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// event is one aws-local-stepfunctions execution event.
+type event struct {
+	Type  string `json:"type"`
+	State *struct {
+		Name   string          `json:"name"`
+		Type   string          `json:"type"`
+		Input  json.RawMessage `json:"input"`
+		Output json.RawMessage `json:"output"`
+	} `json:"state"`
+	Error string `json:"Error"`
+	Cause string `json:"Cause"`
+}
+
+// execution is one state machine execution as the driver reports it.
+type execution struct {
+	name, machine string
+	done          chan struct{}
+
+	// Set by the driver's reports, under harness.mu.
+	events              []event
+	status, err, cause  string
+	output              json.RawMessage
+	notifications       []notification
+	notificationArrived chan struct{} // closed and replaced on each notification
+}
+
+// notification is one successful SendNotification: the token the harness gave the task
+// and the incident it was sent with. In AWS the trace-based test reads the same from the
+// NotificationData X-Ray subsegment.
+type notification struct {
+	Token    string
+	Incident incident
+}
+
+// driverLine handles one line of the driver's stdout; it reports whether it was the
+// ready line.
+func (h *harness) driverLine(line []byte) bool {
+	var msg struct {
+		Ready     bool            `json:"ready"`
+		Execution string          `json:"execution"`
+		Event     *event          `json:"event"`
+		Status    string          `json:"status"`
+		Output    json.RawMessage `json:"output"`
+		Error     string          `json:"error"`
+		Cause     string          `json:"cause"`
+	}
+	if err := json.Unmarshal(line, &msg); err != nil {
+		if h.driver != nil {
+			fmt.Fprintf(h.driver.out, "harness: unreadable driver line %q: %v\n", line, err)
+		}
+		return false
+	}
+	if msg.Ready {
+		return true
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	e := h.executions[msg.Execution]
+	if e == nil {
+		return false
+	}
+	if msg.Event != nil {
+		e.events = append(e.events, *msg.Event)
+		return false
+	}
+	if msg.Status != "" {
+		e.status, e.output, e.err, e.cause = msg.Status, msg.Output, msg.Error, msg.Cause
+		close(e.done)
+	}
+	return false
+}
+
+// startExecution is StartExecution: it asks the driver to run machine with input.
+func (h *harness) startExecution(machine, name string, input json.RawMessage) (*execution, error) {
+	e := &execution{name: name, machine: machine, done: make(chan struct{}), notificationArrived: make(chan struct{})}
+	h.mu.Lock()
+	if h.executions[name] != nil {
+		h.mu.Unlock()
+		return nil, fmt.Errorf("execution %s already exists", name)
+	}
+	h.executions[name] = e
+	h.mu.Unlock()
+	cmd, err := json.Marshal(map[string]any{"machine": machine, "name": name, "input": input})
+	if err != nil {
+		return nil, fmt.Errorf("start execution %s: %w", name, err)
+	}
+	h.inMu.Lock()
+	defer h.inMu.Unlock()
+	if _, err := h.driverIn.Write(append(cmd, '\n')); err != nil {
+		return nil, fmt.Errorf("start execution %s: write to the driver: %w", name, err)
+	}
+	return e, nil
+}
+
+func (h *harness) execution(name string) *execution {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.executions[name]
+}

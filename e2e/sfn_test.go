@@ -1,0 +1,322 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// This file is the one fake of the harness: the task-token half of Step Functions, which
+// aws-local-stepfunctions lacks. The driver hands every Task to /task; for
+// .waitForTaskToken the harness invokes the function with the token in its payload and
+// answers only when SendTaskSuccess / SendTaskFailure arrives on the Step Functions API
+// endpoint below (AWS JSON 1.0, what the SDK's SFN client speaks), or with States.Timeout
+// when the state's TimeoutSeconds (the exam window) passes.
+
+const (
+	lambdaInvoke       = "arn:aws:states:::lambda:invoke"
+	lambdaInvokeWithCB = "arn:aws:states:::lambda:invoke.waitForTaskToken"
+)
+
+// taskToken is one token the harness gave a waitForTaskToken task.
+type taskToken struct {
+	execution, state string
+	deadline         time.Time
+	result           chan taskResult // buffered: the callback never blocks
+	closed           bool            // answered (success, failure) or timed out
+	timedOut         bool
+}
+
+type taskResult struct {
+	output       json.RawMessage
+	error, cause string
+}
+
+// sfnCall records one call to the Step Functions API endpoint.
+type sfnCall struct {
+	Operation, Token, ErrorType string
+	Output                      json.RawMessage
+}
+
+func (h *harness) serveSFN(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost && r.URL.Path == "/task" {
+		h.serveTask(w, r)
+		return
+	}
+	h.serveSFNAPI(w, r)
+}
+
+// --- /task: the driver's Task states ---
+
+type taskRequest struct {
+	Execution  string `json:"execution"`
+	State      string `json:"state"`
+	Resource   string `json:"resource"`
+	Parameters struct {
+		FunctionName string          `json:"FunctionName"`
+		Payload      json.RawMessage `json:"Payload"`
+	} `json:"parameters"`
+}
+
+// taskAnswer is what the driver turns into the Task state's result or error.
+type taskAnswer struct {
+	Output any    `json:"output,omitempty"`
+	Error  string `json:"error,omitempty"`
+	Cause  string `json:"cause,omitempty"`
+}
+
+func (h *harness) serveTask(w http.ResponseWriter, r *http.Request) {
+	var req taskRequest
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		http.Error(w, "bad /task request: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	answer := h.runTask(r.Context(), req)
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(answer)
+}
+
+func (h *harness) runTask(ctx context.Context, req taskRequest) taskAnswer {
+	f := h.functions[req.Parameters.FunctionName]
+	if f == nil {
+		return taskAnswer{Error: "Lambda.ResourceNotFoundException", Cause: fmt.Sprintf("Function not found: %s (state %s)", req.Parameters.FunctionName, req.State)}
+	}
+	switch req.Resource {
+	case lambdaInvoke:
+		payload, err := f.invoke(ctx, req.Parameters.Payload)
+		if err != nil {
+			return lambdaFailure(err)
+		}
+		// The optimized integration's result; the definition keeps only Payload.
+		return taskAnswer{Output: map[string]any{
+			"ExecutedVersion":     "$LATEST",
+			"Payload":             json.RawMessage(payload),
+			"StatusCode":          200,
+			"SdkResponseMetadata": map[string]string{"RequestId": uuid.NewString()},
+		}}
+	case lambdaInvokeWithCB:
+		return h.runCallbackTask(ctx, f, req)
+	default:
+		return taskAnswer{Error: "States.Runtime", Cause: fmt.Sprintf("the harness does not run resource %q (state %s)", req.Resource, req.State)}
+	}
+}
+
+func lambdaFailure(err error) taskAnswer {
+	if fe, ok := err.(*lambdaError); ok {
+		// Step Functions names the error after errorType; the cause is the error document.
+		return taskAnswer{Error: fe.Type, Cause: string(fe.payload)}
+	}
+	return taskAnswer{Error: "Lambda.ServiceException", Cause: err.Error()}
+}
+
+// runCallbackTask issues a token, invokes the function with it and waits for the callback.
+func (h *harness) runCallbackTask(ctx context.Context, f *function, req taskRequest) taskAnswer {
+	var payload struct {
+		Incident  incident
+		TaskToken string
+	}
+	if err := json.Unmarshal(req.Parameters.Payload, &payload); err != nil || payload.TaskToken == "" {
+		return taskAnswer{Error: "States.Runtime", Cause: fmt.Sprintf("state %s: the payload carries no TaskToken, so no callback could ever arrive: %s", req.State, req.Parameters.Payload)}
+	}
+	h.mu.Lock()
+	e := h.executions[req.Execution]
+	window := mainWindow
+	if e != nil && e.machine == shortMachine {
+		window = shortWindow
+	}
+	if _, dup := h.tokens[payload.TaskToken]; dup {
+		h.mu.Unlock()
+		return taskAnswer{Error: "States.Runtime", Cause: "task token issued twice"}
+	}
+	tok := &taskToken{
+		execution: req.Execution, state: req.State,
+		deadline: time.Now().Add(window),
+		result:   make(chan taskResult, 1),
+	}
+	h.tokens[payload.TaskToken] = tok
+	h.mu.Unlock()
+
+	if _, err := f.invoke(ctx, req.Parameters.Payload); err != nil {
+		h.closeToken(payload.TaskToken, false)
+		return lambdaFailure(err)
+	}
+	if e != nil {
+		h.mu.Lock()
+		e.notifications = append(e.notifications, notification{Token: payload.TaskToken, Incident: payload.Incident})
+		close(e.notificationArrived)
+		e.notificationArrived = make(chan struct{})
+		h.mu.Unlock()
+	}
+
+	timer := time.NewTimer(time.Until(tok.deadline))
+	defer timer.Stop()
+	select {
+	case res := <-tok.result:
+		if res.error != "" || res.output == nil {
+			return taskAnswer{Error: res.error, Cause: res.cause}
+		}
+		return taskAnswer{Output: res.output}
+	case <-timer.C:
+		if !h.closeToken(payload.TaskToken, true) {
+			// The callback won the race with the deadline.
+			res := <-tok.result
+			if res.output == nil {
+				return taskAnswer{Error: res.error, Cause: res.cause}
+			}
+			return taskAnswer{Output: res.output}
+		}
+		return taskAnswer{Error: "States.Timeout", Cause: fmt.Sprintf("no callback within %s", window)}
+	case <-ctx.Done():
+		// The driver gave up (its own timer or shutdown).
+		h.closeToken(payload.TaskToken, time.Now().After(tok.deadline.Add(-100*time.Millisecond)))
+		return taskAnswer{Error: "States.Runtime", Cause: ctx.Err().Error()}
+	}
+}
+
+// closeToken marks an open token spent (or timed out). It reports whether it did.
+func (h *harness) closeToken(token string, timedOut bool) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	tok := h.tokens[token]
+	if tok == nil || tok.closed {
+		return false
+	}
+	tok.closed, tok.timedOut = true, timedOut
+	return true
+}
+
+// --- the Step Functions API: SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat ---
+
+// sfnError is an AWS JSON 1.0 error as Step Functions sends it.
+type sfnError struct {
+	status       int
+	typ, message string
+}
+
+func (h *harness) serveSFNAPI(w http.ResponseWriter, r *http.Request) {
+	reqID := uuid.NewString()
+	w.Header().Set("x-amzn-RequestId", reqID)
+	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+	target := r.Header.Get("X-Amz-Target")
+	op, ok := strings.CutPrefix(target, "AWSStepFunctions.")
+	var result any
+	var apiErr *sfnError
+	var token string
+	var output json.RawMessage
+	switch {
+	case r.Method != http.MethodPost || !ok:
+		apiErr = &sfnError{http.StatusBadRequest, "UnknownOperationException", fmt.Sprintf("unknown operation %q", target)}
+	case !strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 "):
+		apiErr = &sfnError{http.StatusBadRequest, "MissingAuthenticationTokenException", "Missing Authentication Token"}
+	default:
+		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if err != nil {
+			apiErr = &sfnError{http.StatusBadRequest, "SerializationException", err.Error()}
+			break
+		}
+		var in struct {
+			TaskToken string  `json:"taskToken"`
+			Output    *string `json:"output"`
+			Error     string  `json:"error"`
+			Cause     string  `json:"cause"`
+		}
+		if err := json.Unmarshal(body, &in); err != nil {
+			apiErr = &sfnError{http.StatusBadRequest, "SerializationException", err.Error()}
+			break
+		}
+		token = in.TaskToken
+		switch op {
+		case "SendTaskSuccess":
+			if in.Output == nil {
+				apiErr = &sfnError{http.StatusBadRequest, "ValidationException", "1 validation error detected: Value null at 'output' failed to satisfy constraint: Member must not be null"}
+				break
+			}
+			if !json.Valid([]byte(*in.Output)) {
+				apiErr = &sfnError{http.StatusBadRequest, "InvalidOutput", "Invalid Output: 'Output must be a valid JSON'"}
+				break
+			}
+			output = json.RawMessage(*in.Output)
+			apiErr = h.answerToken(in.TaskToken, taskResult{output: output})
+		case "SendTaskFailure":
+			apiErr = h.answerToken(in.TaskToken, taskResult{error: in.Error, cause: in.Cause})
+		case "SendTaskHeartbeat":
+			apiErr = h.checkToken(in.TaskToken)
+		default:
+			apiErr = &sfnError{http.StatusBadRequest, "UnknownOperationException", fmt.Sprintf("the harness does not implement %s", op)}
+		}
+		result = struct{}{}
+	}
+	call := sfnCall{Operation: op, Token: token, Output: output}
+	if apiErr != nil {
+		call.ErrorType = apiErr.typ
+	}
+	h.mu.Lock()
+	h.sfnCalls = append(h.sfnCalls, call)
+	h.mu.Unlock()
+	if apiErr != nil {
+		w.Header().Set("x-amzn-ErrorType", apiErr.typ)
+		w.WriteHeader(apiErr.status)
+		json.NewEncoder(w).Encode(map[string]string{
+			"__type":  "com.amazonaws.swf.service.v2.model#" + apiErr.typ,
+			"message": apiErr.message,
+		})
+		return
+	}
+	json.NewEncoder(w).Encode(result)
+}
+
+// checkToken returns the error Step Functions gives for a token that cannot be answered.
+// Called with h.mu held or not: it takes the lock itself.
+func (h *harness) checkToken(token string) *sfnError {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.tokenStateLocked(token)
+}
+
+func (h *harness) tokenStateLocked(token string) *sfnError {
+	if token == "" || len(token) > 2048 {
+		return &sfnError{http.StatusBadRequest, "InvalidToken", "Invalid Token: 'Invalid token'"}
+	}
+	tok := h.tokens[token]
+	switch {
+	case tok == nil:
+		return &sfnError{http.StatusBadRequest, "TaskDoesNotExist", "Task Does Not Exist: 'Provided task does not exist anymore'"}
+	case tok.timedOut || (!tok.closed && time.Now().After(tok.deadline)):
+		return &sfnError{http.StatusBadRequest, "TaskTimedOut", "Task Timed Out: 'Provided task does not exist anymore'"}
+	case tok.closed:
+		return &sfnError{http.StatusBadRequest, "TaskDoesNotExist", "Task Does Not Exist: 'Provided task does not exist anymore'"}
+	}
+	return nil
+}
+
+// answerToken closes an open token with the callback's result.
+func (h *harness) answerToken(token string, res taskResult) *sfnError {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.tokenStateLocked(token); err != nil {
+		return err
+	}
+	tok := h.tokens[token]
+	tok.closed = true
+	tok.result <- res
+	return nil
+}
+
+// sfnCallsFor returns the Step Functions API calls made with token.
+func (h *harness) sfnCallsFor(token string) []sfnCall {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []sfnCall
+	for _, c := range h.sfnCalls {
+		if c.Token == token {
+			out = append(out, c)
+		}
+	}
+	return out
+}
