@@ -19,7 +19,7 @@ var server *ddblocal.Server
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	if testing.Short() {
+	if os.Getenv(traceChildEnv) != "" || testing.Short() {
 		os.Exit(m.Run())
 	}
 	var err error
