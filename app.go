@@ -57,6 +57,7 @@ type appStacks struct {
 	Network   *stacks.NetworkStack
 	Data      *stacks.DataStack
 	Tracetest *stacks.TracetestStack
+	Workflow  *stacks.WorkflowStack
 }
 
 // newApp adds the stacks to app, wired the way the architecture diagram in the README draws
@@ -90,5 +91,9 @@ func newApp(app awscdk.App) (*appStacks, error) {
 		CertificateArn: cfg.TracetestCertificateArn,
 	})
 
-	return &appStacks{Config: cfg, Network: network, Data: data, Tracetest: tracetest}, nil
+	workflow := stacks.NewWorkflowStack(app, cfg.StackName("Workflow"), &stacks.WorkflowStackProps{
+		StackProps: awscdk.StackProps{Description: jsii.String("Tracetest + Step Functions: the plagiarism workflow under test")},
+	})
+
+	return &appStacks{Config: cfg, Network: network, Data: data, Tracetest: tracetest, Workflow: workflow}, nil
 }

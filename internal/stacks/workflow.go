@@ -1,0 +1,44 @@
+package stacks
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/tracetest-aws/stepfunctions-cdk/constructs/recipe"
+)
+
+// Outputs of the workflow stack, read by cmd/tracetest-vars after `cdk deploy --outputs-file`.
+const (
+	APIURLOutput          = "StepFunctionsAPIUrl"
+	StateMachineArnOutput = "StateMachineArn"
+)
+
+// WorkflowStackProps configures NewWorkflowStack.
+type WorkflowStackProps struct {
+	awscdk.StackProps
+}
+
+// WorkflowStack holds the plagiarism workflow under test.
+type WorkflowStack struct {
+	awscdk.Stack
+	// Workflow is the API, state machine, functions and table.
+	Workflow recipe.PlagiarismStateMachine
+}
+
+// NewWorkflowStack creates the workflow with the upstream API and stage names, which the
+// trace-based tests select spans by.
+func NewWorkflowStack(scope constructs.Construct, id string, props *WorkflowStackProps) *WorkflowStack {
+	stack := awscdk.NewStack(scope, &id, &props.StackProps)
+	workflow := recipe.NewPlagiarismStateMachine(stack, jsii.String("Plagiarism"), &recipe.PlagiarismStateMachineProps{})
+
+	awscdk.NewCfnOutput(stack, jsii.String(APIURLOutput), &awscdk.CfnOutputProps{
+		Value:       workflow.Url(),
+		Description: jsii.String("REST API stage URL: POST <this>/incident, POST <this>/exam"),
+	})
+	awscdk.NewCfnOutput(stack, jsii.String(StateMachineArnOutput), &awscdk.CfnOutputProps{
+		Value:       workflow.StateMachine().StateMachineArn(),
+		Description: jsii.String("Plagiarism state machine"),
+	})
+	return &WorkflowStack{Stack: stack, Workflow: workflow}
+}
