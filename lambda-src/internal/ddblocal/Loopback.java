@@ -22,6 +22,10 @@ public class Loopback {
         server.setHandler(new DynamoDBProxyServer(port, handler).setUpHandler(handler));
         server.start();
         System.out.println("listening on 127.0.0.1:" + connector.getLocalPort());
-        server.join();
+        // The Go test holds our stdin open; end of input means it is gone
+        // (even if it crashed before stopping us), so exit rather than leak.
+        while (System.in.read() != -1) {
+        }
+        System.exit(0);
     }
 }

@@ -9,6 +9,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,11 +38,12 @@ type Server struct {
 	// Endpoint is the server's URL, http://127.0.0.1:<port>.
 	Endpoint string
 
-	cmd  *exec.Cmd
-	dir  string
-	done chan struct{}
-	mu   sync.Mutex
-	logs strings.Builder
+	cmd   *exec.Cmd
+	stdin io.Closer
+	dir   string
+	done  chan struct{}
+	mu    sync.Mutex
+	logs  strings.Builder
 }
 
 // Dir returns the directory holding DynamoDBLocal.jar: $DYNAMODB_LOCAL_DIR if
@@ -100,7 +102,14 @@ func Start(ctx context.Context) (*Server, error) {
 		os.RemoveAll(tmp)
 		return nil, fmt.Errorf("start DynamoDB Local: %w", err)
 	}
-	s := &Server{cmd: cmd, dir: tmp, done: make(chan struct{})}
+	// The launcher exits when its stdin closes, which the kernel does when
+	// this process dies, so a test that crashes before Stop leaks no JVM.
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		os.RemoveAll(tmp)
+		return nil, fmt.Errorf("start DynamoDB Local: %w", err)
+	}
+	s := &Server{cmd: cmd, dir: tmp, done: make(chan struct{}), stdin: stdin}
 	cmd.Stderr = &lockedWriter{s: s}
 	if err := cmd.Start(); err != nil {
 		os.RemoveAll(tmp)
@@ -166,6 +175,12 @@ func (s *Server) Stop() error {
 	case <-s.done:
 		return nil
 	default:
+	}
+	s.stdin.Close()
+	select {
+	case <-s.done:
+		return nil
+	case <-time.After(5 * time.Second):
 	}
 	if err := s.cmd.Process.Kill(); err != nil {
 		return fmt.Errorf("stop DynamoDB Local: %w", err)

@@ -55,7 +55,8 @@ func newTable(t testing.TB) string {
 }
 
 func newTestStore(t testing.TB) *storage.Store {
-	return storage.New(server.Client(), newTable(t))
+	table := newTable(t)
+	return storage.New(server.Client(), table)
 }
 
 // errorType is the name the Lambda runtime reports for err, which is what a
