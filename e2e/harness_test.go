@@ -349,10 +349,24 @@ func (h *harness) startFunctions(dirs lambdabuild.Result) error {
 }
 
 func (h *harness) startFunction(name, dir string, window time.Duration) (*function, error) {
-	rieAddr, apiAddr, err := twoPorts()
+	// The emulator cannot report a port it picked, so the harness picks free ones; another
+	// program may take one first, hence the retries.
+	var err error
+	for attempt := 1; attempt <= 3; attempt++ {
+		var f *function
+		if f, err = h.tryStartFunction(name, dir, window); err == nil {
+			return f, nil
+		}
+	}
+	return nil, err
+}
+
+func (h *harness) tryStartFunction(name, dir string, window time.Duration) (*function, error) {
+	ports, err := freePorts(2)
 	if err != nil {
 		return nil, err
 	}
+	rieAddr, apiAddr := fmt.Sprintf("127.0.0.1:%d", ports[0]), fmt.Sprintf("127.0.0.1:%d", ports[1])
 	cmd := exec.Command(filepath.Join(h.root, ".tools", "bin", "aws-lambda-rie"),
 		"--runtime-interface-emulator-address", rieAddr,
 		"--runtime-api-address", apiAddr,
@@ -383,6 +397,7 @@ func (h *harness) startFunction(name, dir string, window time.Duration) (*functi
 	}
 	h.addProc(p)
 	if err := waitTCP(p, rieAddr, 10*time.Second); err != nil {
+		p.stop()
 		return nil, err
 	}
 	return &function{
@@ -391,21 +406,6 @@ func (h *harness) startFunction(name, dir string, window time.Duration) (*functi
 		url:  "http://" + rieAddr + "/2015-03-31/functions/function/invocations",
 		proc: p,
 	}, nil
-}
-
-func twoPorts() (string, string, error) {
-	a, err := freePort()
-	if err != nil {
-		return "", "", err
-	}
-	b, err := freePort()
-	if err != nil {
-		return "", "", err
-	}
-	if a == b {
-		return twoPorts()
-	}
-	return fmt.Sprintf("127.0.0.1:%d", a), fmt.Sprintf("127.0.0.1:%d", b), nil
 }
 
 // lambdaError is a function error: what Lambda reports with X-Amz-Function-Error.

@@ -137,15 +137,35 @@ func indent(s string) string {
 	return "    " + strings.ReplaceAll(s, "\n", "\n    ")
 }
 
-// freePort returns a port on 127.0.0.1 that was free a moment ago, for programs that
-// cannot report the port they picked themselves (the Lambda Runtime Interface Emulator).
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
+var (
+	portMu    sync.Mutex
+	portsUsed = map[int]bool{}
+)
+
+// freePorts returns n ports of 127.0.0.1 that were free a moment ago and that no earlier
+// call returned, for programs that cannot report the port they picked themselves (the
+// Lambda Runtime Interface Emulator). The listeners stay open until all n are found, and
+// ports already handed out are skipped, so concurrent starts never share a port.
+func freePorts(n int) ([]int, error) {
+	portMu.Lock()
+	defer portMu.Unlock()
+	var ports []int
+	for tries := 0; len(ports) < n; tries++ {
+		if tries > 100 {
+			return nil, fmt.Errorf("find %d free ports: only %v after %d tries", n, ports, tries)
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("find a free port: %w", err)
+		}
+		defer l.Close()
+		port := l.Addr().(*net.TCPAddr).Port
+		if !portsUsed[port] {
+			portsUsed[port] = true
+			ports = append(ports, port)
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return ports, nil
 }
 
 // waitTCP waits until something accepts connections on addr, or p exits, or the timeout.
