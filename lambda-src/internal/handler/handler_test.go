@@ -3,6 +3,7 @@ package handler
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -152,7 +153,7 @@ func TestResolveAndTakeAdministrativeAction(t *testing.T) {
 	store := newTestStore(t)
 	schedule := &ScheduleExam{Store: store, Window: time.Hour, Now: now}
 	resolve := &ResolveIncident{Store: store, Now: now}
-	escalate := &TakeAdministrativeAction{Store: store, Now: now, Log: newLogger()}
+	escalate := &TakeAdministrativeAction{Store: store, Now: now, Log: slog.New(slog.DiscardHandler)}
 
 	setScore := func(inc domain.Incident, score int) domain.Incident {
 		inc.Exams[0].Score = score
