@@ -16,6 +16,11 @@ const IncidentModelName = "Incident"
 // IncidentSchemaFile is the file name of the POST /incident schema in this directory.
 const IncidentSchemaFile = "incident.schema.json"
 
+// IncidentValidationMessage is the message of the 400 answer to a POST /incident body the
+// schema rejects (API Gateway's BAD_REQUEST_BODY response). API Gateway does not say which
+// rule failed, so the message states them all; it must match IncidentSchema.
+const IncidentValidationMessage = "Invalid request body: StudentId is required and must contain a non-blank character; IncidentDate, when given, must be an RFC 3339 date-time; no other fields are allowed"
+
 //go:embed incident.schema.json
 var incidentSchema string
 

@@ -49,6 +49,30 @@ func TestIncidentSchemaIsDraft04(t *testing.T) {
 	compile(t)
 }
 
+// TestValidationMessageMatchesSchema keeps the 400 message honest: every property and
+// rule it names is in the schema.
+func TestValidationMessageMatchesSchema(t *testing.T) {
+	var doc struct {
+		Required             []string
+		AdditionalProperties *bool
+		Properties           map[string]struct{ Pattern string }
+	}
+	if err := json.Unmarshal([]byte(IncidentSchema()), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for name := range doc.Properties {
+		if !strings.Contains(IncidentValidationMessage, name) {
+			t.Errorf("message does not mention property %s", name)
+		}
+	}
+	if strings.Join(doc.Required, ",") != "StudentId" || !strings.Contains(IncidentValidationMessage, "StudentId is required") {
+		t.Errorf("required = %v; the message says only StudentId is required", doc.Required)
+	}
+	if doc.AdditionalProperties == nil || *doc.AdditionalProperties || !strings.Contains(IncidentValidationMessage, "no other fields") {
+		t.Error("the message says no other fields are allowed: additionalProperties must be false")
+	}
+}
+
 func TestIncidentSchemaBodies(t *testing.T) {
 	s := compile(t)
 	tests := []struct {

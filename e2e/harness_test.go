@@ -69,6 +69,8 @@ type harness struct {
 	driverIn io.WriteCloser
 	inMu     sync.Mutex
 
+	log *tail // the harness's own notes, shown with the process logs
+
 	mu         sync.Mutex
 	executions map[string]*execution
 	tokens     map[string]*taskToken
@@ -90,6 +92,7 @@ func startHarness(ctx context.Context) (h *harness, err error) {
 		executions: map[string]*execution{},
 		tokens:     map[string]*taskToken{},
 		requests:   map[string]bool{},
+		log:        newTail(8 << 10),
 	}
 	defer func() {
 		if err != nil {
@@ -219,9 +222,15 @@ func (h *harness) stop() {
 	}
 }
 
+// logf notes something for failure messages.
+func (h *harness) logf(format string, args ...any) {
+	fmt.Fprintf(h.log, time.Now().Format("15:04:05.000 ")+format+"\n", args...)
+}
+
 // logs returns the output tails of every process, for failure messages.
 func (h *harness) logs() string {
 	var b strings.Builder
+	b.WriteString("--- harness:\n" + indent(lastBytes(h.log.String(), 3000)) + "\n")
 	for _, p := range h.procs {
 		b.WriteString(p.report())
 		b.WriteString("\n")

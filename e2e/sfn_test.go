@@ -78,6 +78,9 @@ func (h *harness) serveTask(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	answer := h.runTask(r.Context(), req)
+	if answer.Error != "" {
+		h.logf("execution %s state %s: %s: %s", req.Execution, req.State, answer.Error, answer.Cause)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(answer)
 }
@@ -260,6 +263,7 @@ func (h *harness) serveSFNAPI(w http.ResponseWriter, r *http.Request) {
 	h.sfnCalls = append(h.sfnCalls, call)
 	h.mu.Unlock()
 	if apiErr != nil {
+		h.logf("Step Functions API %s: %s: %s", op, apiErr.typ, apiErr.message)
 		w.Header().Set("x-amzn-ErrorType", apiErr.typ)
 		w.WriteHeader(apiErr.status)
 		json.NewEncoder(w).Encode(map[string]string{
