@@ -125,7 +125,7 @@ $(node -e '
     fi
     # Keep the diff itself: drop the CLI's banner lines and trailing blank lines.
     out=$(printf '%s\n' "$out" | sed -e '/Number of stacks with differences/d' -e '/^Stack /d' \
-      -e '/^Hold on while we create a read-only change set/d' | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}')
+      -e '/^Hold on while we create a read-only change set/d' | sed -e '/./,$!d' | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}')
     if grep -q '^There were no differences' <<<"$out"; then
       status="no differences"
     elif [[ "$against" == base && -z "${base_tpl[$stack]:-}" ]]; then
