@@ -17,7 +17,7 @@ OUT ?= cdk.out
 BASE ?= origin/main
 OUTPUTS ?= cdk-outputs.json
 
-.PHONY: tools synth test unit e2e bench determinism diff deploy destroy tracetest clean
+.PHONY: tools synth guard diagrams test unit e2e bench determinism diff deploy destroy tracetest clean
 
 tools: ## install the pinned tools (npm packages, DynamoDB Local, Lambda RIE)
 	bash scripts/install-tools.sh
@@ -25,6 +25,12 @@ tools: ## install the pinned tools (npm packages, DynamoDB Local, Lambda RIE)
 synth: tools ## the main job: every stack into cdk.out, offline, strict template validation
 	$(CDK) synth --quiet --output $(OUT)
 	@echo "synth: $$(ls $(OUT)/*.template.json | wc -l) templates in $(OUT)"
+
+guard: ## cfn-guard with the AWS Control Tower rules over cdk.out (run make synth first)
+	bash scripts/cfn-guard.sh $(OUT)
+
+diagrams: synth ## regenerate docs/ARCHITECTURE.md (Mermaid) from cdk.out and the ASL
+	go run ./cmd/diagrams -cdk-out $(OUT) -o docs/ARCHITECTURE.md
 
 test: tools ## vet + unit and integration tests + local end-to-end run
 	go vet ./...

@@ -264,7 +264,7 @@ func TestTracetestServiceHealthAndDeployment(t *testing.T) {
 		}))
 	})
 	check(t, "log retention", func() {
-		tpl.HasResourceProperties(jsii.String("AWS::Logs::LogGroup"), props(map[string]any{"RetentionInDays": 30}))
+		tpl.HasResourceProperties(jsii.String("AWS::Logs::LogGroup"), props(map[string]any{"RetentionInDays": 365}))
 	})
 	check(t, "task size and architecture", func() {
 		tpl.HasResourceProperties(jsii.String("AWS::ECS::TaskDefinition"), props(map[string]any{

@@ -79,7 +79,7 @@ type PlagiarismStateMachineProps struct {
 	// CorsAllowOrigin is the Access-Control-Allow-Origin of every response. Default: "*".
 	CorsAllowOrigin *string
 	// LogRetention of the API access logs, the state machine and function logs.
-	// Default: awslogs.RetentionDays_ONE_MONTH.
+	// Default: awslogs.RetentionDays_ONE_YEAR.
 	LogRetention awslogs.RetentionDays
 	// Architecture of the functions. Default: awslambda.Architecture_ARM_64().
 	Architecture awslambda.Architecture
@@ -395,8 +395,17 @@ func newPlagiarismApi(w *plagiarismStateMachine, p PlagiarismStateMachineProps) 
 	})
 
 	// POST /exam -> SubmitExam, which validates and answers with CORS headers itself.
-	restApi.Root().AddResource(jsii.String("exam"), nil).AddMethod(jsii.String("POST"),
+	examMethod := restApi.Root().AddResource(jsii.String("exam"), nil).AddMethod(jsii.String("POST"),
 		awsapigateway.NewLambdaIntegration(w.fns.SubmitExam, nil), nil)
+	// The permissions API Gateway gets to invoke SubmitExam name this account too, not only
+	// the API's ARN (Control Tower rule CT.LAMBDA.PR.2).
+	for _, child := range *examMethod.Node().Children() {
+		if *awscdk.CfnResource_IsCfnResource(child) {
+			if res := child.(awscdk.CfnResource); *res.CfnResourceType() == "AWS::Lambda::Permission" {
+				res.AddPropertyOverride(jsii.String("SourceAccount"), stack.Account())
+			}
+		}
+	}
 
 	u := fmt.Sprintf("https://%s.execute-api.%s.%s/%s", *restApi.RestApiId(), *stack.Region(), *stack.UrlSuffix(), *p.StageName)
 	return restApi, jsii.String(u)
@@ -475,7 +484,7 @@ func validatePlagiarismProps(props *PlagiarismStateMachineProps) (PlagiarismStat
 		fail("CorsAllowOrigin %q must be * or an origin such as https://example.com", *p.CorsAllowOrigin)
 	}
 	if p.LogRetention == "" {
-		p.LogRetention = awslogs.RetentionDays_ONE_MONTH
+		p.LogRetention = awslogs.RetentionDays_ONE_YEAR
 	}
 	if p.Architecture == nil {
 		p.Architecture = awslambda.Architecture_ARM_64()

@@ -76,7 +76,7 @@ type TracetestServiceProps struct {
 	// Certificate, when given, adds an HTTPS listener on port 443, and the plain HTTP
 	// listener on TracetestPort redirects to it. Default: HTTP on TracetestPort only.
 	Certificate awscertificatemanager.ICertificate
-	// LogRetention of the container logs. Default: awslogs.RetentionDays_ONE_MONTH.
+	// LogRetention of the container logs. Default: awslogs.RetentionDays_ONE_YEAR.
 	LogRetention awslogs.RetentionDays
 	// HealthCheckGracePeriod lets the first boot run its database migrations before
 	// load balancer health checks count. Default: 3 minutes.
@@ -154,6 +154,8 @@ func NewTracetestService(scope constructs.Construct, id *string, props *Tracetes
 	s.taskDef.AddContainer(jsii.String("tracetest"), &awsecs.ContainerDefinitionOptions{
 		Image:     awsecs.ContainerImage_FromRegistry(p.Image, nil),
 		Essential: jsii.Bool(true),
+		// A hard limit: the container is the task.
+		MemoryLimitMiB: p.MemoryMiB,
 		PortMappings: &[]*awsecs.PortMapping{{
 			ContainerPort: jsii.Number(TracetestPort),
 			Protocol:      awsecs.Protocol_TCP,
@@ -427,7 +429,7 @@ func validateTracetestProps(props *TracetestServiceProps) TracetestServiceProps 
 		}
 	}
 	if p.LogRetention == "" {
-		p.LogRetention = awslogs.RetentionDays_ONE_MONTH
+		p.LogRetention = awslogs.RetentionDays_ONE_YEAR
 	}
 	if p.HealthCheckGracePeriod == nil {
 		p.HealthCheckGracePeriod = awscdk.Duration_Minutes(jsii.Number(3))

@@ -36,7 +36,7 @@ func NewNetworkStack(scope constructs.Construct, id string, props *NetworkStackP
 	stack := awscdk.NewStack(scope, &id, &props.StackProps)
 
 	flowLogs := awslogs.NewLogGroup(stack, jsii.String("FlowLogs"), &awslogs.LogGroupProps{
-		Retention:     awslogs.RetentionDays_THREE_MONTHS,
+		Retention:     awslogs.RetentionDays_ONE_YEAR,
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
 	vpc := awsec2.NewVpc(stack, jsii.String("Vpc"), &awsec2.VpcProps{
@@ -44,7 +44,8 @@ func NewNetworkStack(scope constructs.Construct, id string, props *NetworkStackP
 		MaxAzs:      jsii.Number(2),
 		NatGateways: jsii.Number(props.NatGateways),
 		SubnetConfiguration: &[]*awsec2.SubnetConfiguration{
-			{Name: jsii.String(PublicSubnets), SubnetType: awsec2.SubnetType_PUBLIC, CidrMask: jsii.Number(24)},
+			// Nothing here needs a public IP but the NAT gateways, which get Elastic IPs.
+			{Name: jsii.String(PublicSubnets), SubnetType: awsec2.SubnetType_PUBLIC, CidrMask: jsii.Number(24), MapPublicIpOnLaunch: jsii.Bool(false)},
 			{Name: jsii.String(PrivateSubnets), SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS, CidrMask: jsii.Number(20)},
 			{Name: jsii.String(IsolatedSubnets), SubnetType: awsec2.SubnetType_PRIVATE_ISOLATED, CidrMask: jsii.Number(24)},
 		},
