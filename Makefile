@@ -30,7 +30,7 @@ guard: ## cfn-guard with the AWS Control Tower rules over cdk.out (run make synt
 	bash scripts/cfn-guard.sh $(OUT)
 
 diagrams: synth ## regenerate docs/ARCHITECTURE.md (Mermaid) from cdk.out and the ASL
-	go run ./cmd/diagrams -cdk-out $(OUT) -o docs/ARCHITECTURE.md
+	go run ./cmd/diagrams -cdk-out $(OUT) -o docs/ARCHITECTURE.md -readme README.md
 
 test: tools ## vet + unit and integration tests + local end-to-end run
 	go vet ./...

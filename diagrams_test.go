@@ -22,4 +22,11 @@ func TestDiagramsAreCurrent(t *testing.T) {
 	if string(got) != want {
 		t.Error("docs/ARCHITECTURE.md is stale: run `make diagrams` and commit the result")
 	}
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wantReadme, err := diagram.WithReadme(string(readme), want); err != nil || wantReadme != string(readme) {
+		t.Errorf("the diagrams in README.md are stale (%v): run `make diagrams` and commit the result", err)
+	}
 }

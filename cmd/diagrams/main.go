@@ -33,6 +33,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fl.SetOutput(stderr)
 	cdkOut := fl.String("cdk-out", "cdk.out", "cloud assembly directory written by `cdk synth`")
 	out := fl.String("o", "docs/ARCHITECTURE.md", "Markdown file to write")
+	readme := fl.String("readme", "", "also update the diagrams section of this README")
 	check := fl.Bool("check", false, "write nothing; exit 1 if the file is stale")
 	if err := fl.Parse(args); err != nil {
 		return 2
@@ -50,6 +51,32 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "diagrams: %v\n", err)
 		return 1
+	}
+	files := map[string]string{*out: doc}
+	if *readme != "" {
+		old, err := os.ReadFile(*readme)
+		if err != nil {
+			fmt.Fprintf(stderr, "diagrams: %v\n", err)
+			return 1
+		}
+		updated, err := diagram.WithReadme(string(old), doc)
+		if err != nil {
+			fmt.Fprintf(stderr, "diagrams: %s: %v\n", *readme, err)
+			return 1
+		}
+		files[*readme] = updated
+	}
+	if *readme != "" && !*check {
+		if err := os.WriteFile(*readme, []byte(files[*readme]), 0o644); err != nil {
+			fmt.Fprintf(stderr, "diagrams: %v\n", err)
+			return 1
+		}
+	}
+	if *check && *readme != "" {
+		if old, _ := os.ReadFile(*readme); !bytes.Equal(old, []byte(files[*readme])) {
+			fmt.Fprintf(stderr, "diagrams: %s is stale; run `%s` and commit the result\n", *readme, diagram.Command)
+			return 1
+		}
 	}
 	if *check {
 		old, err := os.ReadFile(*out)

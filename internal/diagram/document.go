@@ -50,3 +50,24 @@ func Document(templates map[string]map[string]any, definition []byte) (string, e
 	b.WriteString("```\n")
 	return b.String(), nil
 }
+
+// The diagrams also stand in README.md, between these markers.
+const (
+	ReadmeBegin = "<!-- diagrams:begin -->"
+	ReadmeEnd   = "<!-- diagrams:end -->"
+)
+
+// WithReadme returns readme with the Mermaid blocks of doc (the output of Document)
+// between ReadmeBegin and ReadmeEnd.
+func WithReadme(readme, doc string) (string, error) {
+	i := strings.Index(doc, "```mermaid")
+	if i < 0 {
+		return "", fmt.Errorf("diagram: the document holds no mermaid block")
+	}
+	begin := strings.Index(readme, ReadmeBegin)
+	end := strings.Index(readme, ReadmeEnd)
+	if begin < 0 || end < begin {
+		return "", fmt.Errorf("diagram: README has no %s ... %s section", ReadmeBegin, ReadmeEnd)
+	}
+	return readme[:begin+len(ReadmeBegin)] + "\n" + doc[i:] + readme[end:], nil
+}
