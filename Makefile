@@ -16,6 +16,8 @@ CDK := node_modules/.bin/cdk
 OUT ?= cdk.out
 BASE ?= origin/main
 OUTPUTS ?= cdk-outputs.json
+# The stack name prefix the deployment used (cdk.json's, unless deployed with -c prefix=...).
+PREFIX ?= $(shell sed -n 's/.*"prefix": *"\([^"]*\)".*/\1/p' cdk.json)
 
 .PHONY: tools synth guard diagrams test unit e2e bench determinism diff deploy destroy tracetest clean
 
@@ -58,7 +60,7 @@ destroy: tools ## destroy every stack (the database keeps a final snapshot by de
 	$(CDK) destroy --all
 
 tracetest: ## run the trace-based tests against the deployed stacks
-	bash scripts/run-tracetest.sh $(OUTPUTS)
+	CDK_OUTPUTS=$(OUTPUTS) PREFIX=$(PREFIX) bash scripts/run-tracetest.sh
 
 clean:
 	rm -rf $(OUT) cdk.*.out

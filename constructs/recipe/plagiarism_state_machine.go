@@ -318,8 +318,7 @@ func newPlagiarismApi(w *plagiarismStateMachine, p PlagiarismStateMachineProps) 
 	restApi.AddGatewayResponse(jsii.String("BadRequestBody"), &awsapigateway.GatewayResponseOptions{
 		Type:            awsapigateway.ResponseType_BAD_REQUEST_BODY(),
 		ResponseHeaders: &corsHeader,
-		Templates: &map[string]*string{"application/json": jsii.String(
-			`{"message": "Invalid request body: StudentId is required and must contain a non-blank character; IncidentDate, when given, must be an RFC 3339 date-time; no other fields are allowed"}`)},
+		Templates: &map[string]*string{"application/json": jsii.String(`{"message": "` + api.IncidentValidationMessage + `"}`)},
 	})
 	for _, r := range []struct {
 		id  string
