@@ -318,7 +318,7 @@ func newPlagiarismApi(w *plagiarismStateMachine, p PlagiarismStateMachineProps) 
 	restApi.AddGatewayResponse(jsii.String("BadRequestBody"), &awsapigateway.GatewayResponseOptions{
 		Type:            awsapigateway.ResponseType_BAD_REQUEST_BODY(),
 		ResponseHeaders: &corsHeader,
-		Templates: &map[string]*string{"application/json": jsii.String(`{"message": "` + api.IncidentValidationMessage + `"}`)},
+		Templates:       &map[string]*string{"application/json": jsii.String(`{"message": "` + api.IncidentValidationMessage + `"}`)},
 	})
 	for _, r := range []struct {
 		id  string
