@@ -16,6 +16,8 @@ CDK := node_modules/.bin/cdk
 OUT ?= cdk.out
 BASE ?= origin/main
 OUTPUTS ?= cdk-outputs.json
+# Extra CDK CLI arguments, e.g. CDK_ARGS="-c natGateways=2".
+CDK_ARGS ?=
 # The stack name prefix the deployment used (cdk.json's, unless deployed with -c prefix=...).
 PREFIX ?= $(shell sed -n 's/.*"prefix": *"\([^"]*\)".*/\1/p' cdk.json)
 
@@ -25,7 +27,7 @@ tools: ## install the pinned tools (npm packages, DynamoDB Local, Lambda RIE)
 	bash scripts/install-tools.sh
 
 synth: tools ## the main job: every stack into cdk.out, offline, strict template validation
-	$(CDK) synth --quiet --output $(OUT)
+	$(CDK) synth --quiet --output $(OUT) $(CDK_ARGS)
 	@echo "synth: $$(ls $(OUT)/*.template.json | wc -l) templates in $(OUT)"
 
 guard: ## cfn-guard with the AWS Control Tower rules over cdk.out (run make synth first)
@@ -54,10 +56,10 @@ diff: tools ## offline diff of every stack against the synth of $(BASE) (no cred
 	bash scripts/diff.sh $(BASE)
 
 deploy: tools ## deploy every stack (needs AWS credentials)
-	$(CDK) deploy --all --require-approval broadening --outputs-file $(OUTPUTS)
+	$(CDK) deploy --all --require-approval broadening --outputs-file $(OUTPUTS) $(CDK_ARGS)
 
 destroy: tools ## destroy every stack (the database keeps a final snapshot by default)
-	$(CDK) destroy --all
+	$(CDK) destroy --all $(CDK_ARGS)
 
 tracetest: ## run the trace-based tests against the deployed stacks
 	CDK_OUTPUTS=$(OUTPUTS) PREFIX=$(PREFIX) bash scripts/run-tracetest.sh
