@@ -91,6 +91,7 @@ func newApp(app awscdk.App) (*appStacks, error) {
 		DatabaseSecret: data.Secret,
 		AllowedCidrs:   cfg.TracetestAllowedCidrs,
 		CertificateArn: cfg.TracetestCertificateArn,
+		Oidc:           cfg.TracetestOidc,
 	})
 
 	workflow := stacks.NewWorkflowStack(app, cfg.StackName("Workflow"), &stacks.WorkflowStackProps{

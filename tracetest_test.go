@@ -304,6 +304,40 @@ func TestTracetestHTTPSWithCertificate(t *testing.T) {
 	})
 }
 
+func TestTracetestOidcSignIn(t *testing.T) {
+	oidc := map[string]any{
+		"issuer": "https://login.example.com", "authorizationEndpoint": "https://login.example.com/authorize",
+		"tokenEndpoint": "https://login.example.com/token", "userInfoEndpoint": "https://login.example.com/userinfo",
+		"clientId": "tracetest", "clientSecretName": "tracetest/oidc",
+	}
+	r := synthWith(t, map[string]any{
+		stacks.CtxTracetestCertificateArn: "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666",
+		stacks.CtxTracetestAllowedCidrs:   "198.51.100.0/24",
+		stacks.CtxTracetestOidc:           oidc,
+	})
+	check(t, "https listener authenticates, then forwards", func() {
+		r.template(t, "Tracetest").HasResourceProperties(jsii.String("AWS::ElasticLoadBalancingV2::Listener"), props(map[string]any{
+			"Port": 443,
+			"DefaultActions": []any{
+				assertions.Match_ObjectLike(&map[string]any{
+					"Type":  "authenticate-oidc",
+					"Order": 1,
+					"AuthenticateOidcConfig": assertions.Match_ObjectLike(&map[string]any{
+						"Issuer":       "https://login.example.com",
+						"ClientSecret": assertions.Match_StringLikeRegexp(jsii.String("resolve:secretsmanager:tracetest/oidc")),
+					}),
+				}),
+				assertions.Match_ObjectLike(&map[string]any{"Type": "forward", "Order": 2}),
+			},
+		}))
+	})
+	ctx, _ := cdkJSONContext()
+	ctx[stacks.CtxTracetestOidc] = oidc
+	if _, err := newApp(awscdk.NewApp(appProps(ctx))); err == nil || !strings.Contains(err.Error(), "set tracetestCertificateArn too") {
+		t.Errorf("oidc without a certificate: %v", err)
+	}
+}
+
 // newScratch returns a fresh app with a VPC and database to build constructs against.
 func newScratch() (awscdk.Stack, awsec2.Vpc, awsrds.DatabaseInstance) {
 	app := awscdk.NewApp(appProps(nil))

@@ -76,11 +76,27 @@ type TracetestServiceProps struct {
 	// Certificate, when given, adds an HTTPS listener on port 443, and the plain HTTP
 	// listener on TracetestPort redirects to it. Default: HTTP on TracetestPort only.
 	Certificate awscertificatemanager.ICertificate
+	// Oidc puts OpenID Connect sign-in (any OIDC identity provider, Amazon Cognito
+	// included) in front of Tracetest on the HTTPS listener; requires Certificate.
+	// Default: none.
+	Oidc *TracetestOidc
 	// LogRetention of the container logs. Default: awslogs.RetentionDays_ONE_YEAR.
 	LogRetention awslogs.RetentionDays
 	// HealthCheckGracePeriod lets the first boot run its database migrations before
 	// load balancer health checks count. Default: 3 minutes.
 	HealthCheckGracePeriod awscdk.Duration
+}
+
+// TracetestOidc configures sign-in with an OpenID Connect identity provider at the load
+// balancer. The endpoints are the provider's (see its /.well-known/openid-configuration).
+type TracetestOidc struct {
+	Issuer                *string
+	AuthorizationEndpoint *string
+	TokenEndpoint         *string
+	UserInfoEndpoint      *string
+	ClientId              *string
+	// ClientSecret, e.g. awscdk.SecretValue_SecretsManager(name, nil): never a literal.
+	ClientSecret awscdk.SecretValue
 }
 
 // TracetestService runs the Tracetest server on ECS Fargate behind an Application Load
@@ -232,39 +248,12 @@ func NewTracetestService(scope constructs.Construct, id *string, props *Tracetes
 		DropInvalidHeaderFields: jsii.Bool(true),
 	})
 
-	listenerPorts := []int{TracetestPort}
-	var targetListener elb.ApplicationListener
-	if p.Certificate != nil {
-		https := s.lb.AddListener(jsii.String("Https"), &elb.BaseApplicationListenerProps{
-			Port:         jsii.Number(443),
-			Protocol:     elb.ApplicationProtocol_HTTPS,
-			Certificates: &[]elb.IListenerCertificate{elb.ListenerCertificate_FromCertificateManager(p.Certificate)},
-			SslPolicy:    elb.SslPolicy_RECOMMENDED_TLS,
-			Open:         jsii.Bool(false),
-		})
-		s.lb.AddListener(jsii.String("Http"), &elb.BaseApplicationListenerProps{
-			Port:     jsii.Number(TracetestPort),
-			Protocol: elb.ApplicationProtocol_HTTP,
-			Open:     jsii.Bool(false),
-			DefaultAction: elb.ListenerAction_Redirect(&elb.RedirectOptions{
-				Protocol: jsii.String("HTTPS"), Port: jsii.String("443"), Permanent: jsii.Bool(true),
-			}),
-		})
-		listenerPorts = append(listenerPorts, 443)
-		targetListener = https
-		s.url = jsii.String("https://" + *s.lb.LoadBalancerDnsName())
-	} else {
-		targetListener = s.lb.AddListener(jsii.String("Http"), &elb.BaseApplicationListenerProps{
-			Port:     jsii.Number(TracetestPort),
-			Protocol: elb.ApplicationProtocol_HTTP,
-			Open:     jsii.Bool(false),
-		})
-		s.url = jsii.String(fmt.Sprintf("http://%s:%d", *s.lb.LoadBalancerDnsName(), TracetestPort))
-	}
-	targetListener.AddTargets(jsii.String("Tracetest"), &elb.AddApplicationTargetsProps{
-		Port:     jsii.Number(TracetestPort),
-		Protocol: elb.ApplicationProtocol_HTTP,
-		Targets:  &[]elb.IApplicationLoadBalancerTarget{s.service},
+	targets := elb.NewApplicationTargetGroup(c, jsii.String("Targets"), &elb.ApplicationTargetGroupProps{
+		Vpc:        s.cluster.Vpc(),
+		Port:       jsii.Number(TracetestPort),
+		Protocol:   elb.ApplicationProtocol_HTTP,
+		TargetType: elb.TargetType_IP,
+		Targets:    &[]elb.IApplicationLoadBalancerTarget{s.service},
 		HealthCheck: &elb.HealthCheck{
 			Path:                    jsii.String(TracetestHealthPath),
 			HealthyHttpCodes:        jsii.String("200"),
@@ -275,6 +264,50 @@ func NewTracetestService(scope constructs.Construct, id *string, props *Tracetes
 		},
 		DeregistrationDelay: awscdk.Duration_Seconds(jsii.Number(30)),
 	})
+	action := elb.ListenerAction_Forward(&[]elb.IApplicationTargetGroup{targets}, nil)
+	if o := p.Oidc; o != nil {
+		// Users sign in with the identity provider before the load balancer forwards
+		// anything to Tracetest (which has no login of its own).
+		action = elb.ListenerAction_AuthenticateOidc(&elb.AuthenticateOidcOptions{
+			Issuer:                o.Issuer,
+			AuthorizationEndpoint: o.AuthorizationEndpoint,
+			TokenEndpoint:         o.TokenEndpoint,
+			UserInfoEndpoint:      o.UserInfoEndpoint,
+			ClientId:              o.ClientId,
+			ClientSecret:          o.ClientSecret,
+			Next:                  action,
+		})
+	}
+
+	listenerPorts := []int{TracetestPort}
+	if p.Certificate != nil {
+		s.lb.AddListener(jsii.String("Https"), &elb.BaseApplicationListenerProps{
+			Port:          jsii.Number(443),
+			Protocol:      elb.ApplicationProtocol_HTTPS,
+			Certificates:  &[]elb.IListenerCertificate{elb.ListenerCertificate_FromCertificateManager(p.Certificate)},
+			SslPolicy:     elb.SslPolicy_RECOMMENDED_TLS,
+			Open:          jsii.Bool(false),
+			DefaultAction: action,
+		})
+		s.lb.AddListener(jsii.String("Http"), &elb.BaseApplicationListenerProps{
+			Port:     jsii.Number(TracetestPort),
+			Protocol: elb.ApplicationProtocol_HTTP,
+			Open:     jsii.Bool(false),
+			DefaultAction: elb.ListenerAction_Redirect(&elb.RedirectOptions{
+				Protocol: jsii.String("HTTPS"), Port: jsii.String("443"), Permanent: jsii.Bool(true),
+			}),
+		})
+		listenerPorts = append(listenerPorts, 443)
+		s.url = jsii.String("https://" + *s.lb.LoadBalancerDnsName())
+	} else {
+		s.lb.AddListener(jsii.String("Http"), &elb.BaseApplicationListenerProps{
+			Port:          jsii.Number(TracetestPort),
+			Protocol:      elb.ApplicationProtocol_HTTP,
+			Open:          jsii.Bool(false),
+			DefaultAction: action,
+		})
+		s.url = jsii.String(fmt.Sprintf("http://%s:%d", *s.lb.LoadBalancerDnsName(), TracetestPort))
+	}
 
 	if p.AllowedCidrs == nil || len(*p.AllowedCidrs) == 0 {
 		awscdk.Annotations_Of(c).AddWarningV2(jsii.String("recipe:tracetestClosed"), jsii.String(
@@ -426,6 +459,20 @@ func validateTracetestProps(props *TracetestServiceProps) TracetestServiceProps 
 			if prefix.Bits() == 0 {
 				fail("AllowedCidrs entry %q opens Tracetest, which has no login, to the whole internet: list the ranges that need it", *c)
 			}
+		}
+	}
+	if o := p.Oidc; o != nil {
+		if p.Certificate == nil {
+			fail("Oidc needs Certificate: the load balancer authenticates only on an HTTPS listener")
+		}
+		for name, v := range map[string]*string{"Issuer": o.Issuer, "AuthorizationEndpoint": o.AuthorizationEndpoint,
+			"TokenEndpoint": o.TokenEndpoint, "UserInfoEndpoint": o.UserInfoEndpoint} {
+			if v == nil || !strings.HasPrefix(*v, "https://") {
+				fail("Oidc.%s must be an https URL from the provider's openid-configuration", name)
+			}
+		}
+		if o.ClientId == nil || *o.ClientId == "" || o.ClientSecret == nil {
+			fail("Oidc needs ClientId and ClientSecret (a SecretValue from Secrets Manager)")
 		}
 	}
 	if p.LogRetention == "" {

@@ -27,6 +27,7 @@ const (
 	CtxDBBackupRetentionDays   = "dbBackupRetentionDays"
 	CtxTracetestAllowedCidrs   = "tracetestAllowedCidrs"
 	CtxTracetestCertificateArn = "tracetestCertificateArn"
+	CtxTracetestOidc           = "tracetestOidc"
 )
 
 // Config is the deploy-time configuration of the app, read from the CDK context
@@ -50,6 +51,20 @@ type Config struct {
 	TracetestAllowedCidrs []string
 	// TracetestCertificateArn, when set, adds an HTTPS listener with this ACM certificate.
 	TracetestCertificateArn string
+	// TracetestOidc, when set, puts OpenID Connect sign-in in front of Tracetest (needs
+	// TracetestCertificateArn).
+	TracetestOidc *OidcConfig
+}
+
+// OidcConfig is the context value tracetestOidc: the identity provider's endpoints, the
+// client id, and the name of the Secrets Manager secret holding the client secret.
+type OidcConfig struct {
+	Issuer                string `json:"issuer"`
+	AuthorizationEndpoint string `json:"authorizationEndpoint"`
+	TokenEndpoint         string `json:"tokenEndpoint"`
+	UserInfoEndpoint      string `json:"userInfoEndpoint"`
+	ClientID              string `json:"clientId"`
+	ClientSecretName      string `json:"clientSecretName"`
 }
 
 // DefaultConfig is the configuration with every context key absent: the same values as
@@ -165,6 +180,29 @@ func ConfigFromContext(scope constructs.Construct) (Config, error) {
 			fail(CtxTracetestCertificateArn, v, "use the ARN of an ACM certificate in the deploy region, arn:aws:acm:<region>:<account>:certificate/<id>")
 		} else {
 			cfg.TracetestCertificateArn = s
+		}
+	}
+	if v, ok := get(CtxTracetestOidc); ok {
+		var o OidcConfig
+		raw := v
+		if str, isString := v.(string); isString {
+			raw = json.RawMessage(str)
+		}
+		b, _ := json.Marshal(raw)
+		dec := json.NewDecoder(strings.NewReader(string(b)))
+		dec.DisallowUnknownFields()
+		switch err := dec.Decode(&o); {
+		case err != nil:
+			fail(CtxTracetestOidc, v, `use {"issuer", "authorizationEndpoint", "tokenEndpoint", "userInfoEndpoint", "clientId", "clientSecretName"}: `+err.Error())
+		case !strings.HasPrefix(o.Issuer, "https://") || !strings.HasPrefix(o.AuthorizationEndpoint, "https://") ||
+			!strings.HasPrefix(o.TokenEndpoint, "https://") || !strings.HasPrefix(o.UserInfoEndpoint, "https://"):
+			fail(CtxTracetestOidc, v, "issuer and the three endpoints must be https URLs from the provider's openid-configuration")
+		case o.ClientID == "" || o.ClientSecretName == "":
+			fail(CtxTracetestOidc, v, "clientId and clientSecretName (a Secrets Manager secret holding the client secret) are required")
+		case cfg.TracetestCertificateArn == "":
+			fail(CtxTracetestOidc, v, "sign-in needs HTTPS: set tracetestCertificateArn too")
+		default:
+			cfg.TracetestOidc = &o
 		}
 	}
 	if cfg.DBRemovalPolicy == awscdk.RemovalPolicy_DESTROY && cfg.DBDeletionProtection {

@@ -27,6 +27,8 @@ type TracetestStackProps struct {
 	AllowedCidrs []string
 	// CertificateArn, when set, adds an HTTPS listener.
 	CertificateArn string
+	// Oidc, when set, requires OpenID Connect sign-in on the HTTPS listener.
+	Oidc *OidcConfig
 }
 
 // TracetestStack runs Tracetest with X-Ray as its data store.
@@ -48,6 +50,17 @@ func NewTracetestStack(scope constructs.Construct, id string, props *TracetestSt
 	if props.CertificateArn != "" {
 		cert = awscertificatemanager.Certificate_FromCertificateArn(stack, jsii.String("Certificate"), &props.CertificateArn)
 	}
+	var oidc *recipe.TracetestOidc
+	if o := props.Oidc; o != nil {
+		oidc = &recipe.TracetestOidc{
+			Issuer:                jsii.String(o.Issuer),
+			AuthorizationEndpoint: jsii.String(o.AuthorizationEndpoint),
+			TokenEndpoint:         jsii.String(o.TokenEndpoint),
+			UserInfoEndpoint:      jsii.String(o.UserInfoEndpoint),
+			ClientId:              jsii.String(o.ClientID),
+			ClientSecret:          awscdk.SecretValue_SecretsManager(jsii.String(o.ClientSecretName), nil),
+		}
+	}
 	tracetest := recipe.NewTracetestService(stack, jsii.String("Tracetest"), &recipe.TracetestServiceProps{
 		Vpc:            props.Vpc,
 		Database:       props.Database,
@@ -56,6 +69,7 @@ func NewTracetestStack(scope constructs.Construct, id string, props *TracetestSt
 		DataStore:      dataStore,
 		AllowedCidrs:   jsii.Strings(props.AllowedCidrs...),
 		Certificate:    cert,
+		Oidc:           oidc,
 	})
 
 	suppressNag(tracetest.LoadBalancer(), "AwsSolutions-ELB2",
