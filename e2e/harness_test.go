@@ -18,12 +18,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/tracetest-aws/stepfunctions-cdk/asl"
+	"github.com/tracetest-aws/stepfunctions-cdk/internal/ddblocal"
 	"github.com/tracetest-aws/stepfunctions-cdk/internal/lambdabuild"
 )
 
@@ -57,6 +55,7 @@ type harness struct {
 	servers   []*http.Server
 	timings   []string
 
+	ddbServer   *ddblocal.Server
 	ddbEndpoint string
 	ddb         *dynamodb.Client
 
@@ -106,8 +105,17 @@ func startHarness(ctx context.Context) (h *harness, err error) {
 	if h.tmp, err = os.MkdirTemp("", "e2e-harness-"); err != nil {
 		return h, fmt.Errorf("create temporary directory: %w", err)
 	}
-	for _, tool := range []string{".tools/bin/aws-lambda-rie", "node_modules/.bin/node", "node_modules/aws-local-stepfunctions/package.json", ".tools/dynamodb-local/DynamoDBLocal.jar"} {
-		if _, err := os.Stat(filepath.Join(h.root, tool)); err != nil {
+	ddbDir, err := ddblocal.Dir()
+	if err != nil {
+		return h, err
+	}
+	for _, tool := range []string{
+		filepath.Join(h.root, ".tools/bin/aws-lambda-rie"),
+		filepath.Join(h.root, "node_modules/.bin/node"),
+		filepath.Join(h.root, "node_modules/aws-local-stepfunctions/package.json"),
+		filepath.Join(ddbDir, "DynamoDBLocal.jar"),
+	} {
+		if _, err := os.Stat(tool); err != nil {
 			return h, fmt.Errorf("%s is missing: run `bash scripts/install-tools.sh` from the repository root first", tool)
 		}
 	}
@@ -216,6 +224,15 @@ func (h *harness) stop() {
 			p.stop()
 		}()
 	}
+	if h.ddbServer != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := h.ddbServer.Stop(); err != nil {
+				h.logf("%v", err)
+			}
+		}()
+	}
 	wg.Wait()
 	if h.tmp != "" {
 		os.RemoveAll(h.tmp)
@@ -231,6 +248,9 @@ func (h *harness) logf(format string, args ...any) {
 func (h *harness) logs() string {
 	var b strings.Builder
 	b.WriteString("--- harness:\n" + indent(lastBytes(h.log.String(), 3000)) + "\n")
+	if h.ddbServer != nil {
+		b.WriteString("--- DynamoDB Local at " + h.ddbEndpoint + "; last output:\n" + indent(lastBytes(h.ddbServer.Logs(), 3000)) + "\n")
+	}
 	for _, p := range h.procs {
 		b.WriteString(p.report())
 		b.WriteString("\n")
@@ -240,64 +260,18 @@ func (h *harness) logs() string {
 
 // --- DynamoDB Local ---
 
+// startDynamoDB starts DynamoDB Local on 127.0.0.1 through internal/ddblocal, the
+// launcher the Lambda tests use too, and creates the incidents table. h.stop stops it.
 func (h *harness) startDynamoDB(ctx context.Context) error {
-	dir := filepath.Join(h.root, ".tools", "dynamodb-local")
-	java, err := exec.LookPath("java")
-	if err != nil {
-		return fmt.Errorf("start DynamoDB Local: java (17+) is not on PATH: %w", err)
-	}
-	cmd := exec.Command(java,
-		"-Djava.library.path="+filepath.Join(dir, "DynamoDBLocal_lib"),
-		"-Dddblocal.host=127.0.0.1", "-Dddblocal.port=0", "-Xmx256m",
-		// A short-lived test server: the C1 compiler alone and the serial collector
-		// halve the JVM's start on two busy cores (about 10 s to 5 s measured here).
-		"-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto",
-		"-cp", filepath.Join(dir, "DynamoDBLocal.jar")+string(os.PathListSeparator)+filepath.Join(dir, "DynamoDBLocal_lib", "*"),
-		filepath.Join(h.root, "e2e", "testdata", "DynamoDBLocalLoopback.java"),
-		"-inMemory", "-disableTelemetry")
-	cmd.Dir = h.tmp
-	addr := make(chan string, 1)
-	out := newTail(16 << 10)
-	cmd.Stdout = &lineWriter{copy: out, fn: func(line []byte) {
-		if a, ok := strings.CutPrefix(string(line), "listening on "); ok {
-			select {
-			case addr <- a:
-			default:
-			}
-		}
-	}}
-	cmd.Stderr = out
-	p, err := startProc("DynamoDB Local", cmd)
+	server, err := ddblocal.Start(ctx)
 	if err != nil {
 		return err
 	}
-	p.out = out
-	h.addProc(p)
-	select {
-	case a := <-addr:
-		h.ddbEndpoint = "http://" + a
-	case <-p.done:
-		return fmt.Errorf("start DynamoDB Local: java exited (%v)", p.err)
-	case <-time.After(60 * time.Second):
-		return errors.New("start DynamoDB Local: no listening address after 60s")
-	case <-ctx.Done():
-		return fmt.Errorf("start DynamoDB Local: %w", ctx.Err())
-	}
-	h.ddb = dynamodb.New(dynamodb.Options{
-		Region:       region,
-		Credentials:  credentials.NewStaticCredentialsProvider("e2e", "e2e", ""),
-		BaseEndpoint: aws.String(h.ddbEndpoint),
-		// DynamoDB Local's responses make the SDK log checksum warnings otherwise.
-		DisableValidateResponseChecksum: true,
-	})
-	_, err = h.ddb.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName:            aws.String(tableName),
-		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("IncidentId"), AttributeType: types.ScalarAttributeTypeS}},
-		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("IncidentId"), KeyType: types.KeyTypeHash}},
-		BillingMode:          types.BillingModePayPerRequest,
-	})
-	if err != nil {
-		return fmt.Errorf("create table %s in DynamoDB Local at %s: %w", tableName, h.ddbEndpoint, err)
+	h.ddbServer = server
+	h.ddbEndpoint = server.Endpoint
+	h.ddb = server.Client()
+	if err := server.CreateTable(ctx, tableName, "IncidentId"); err != nil {
+		return fmt.Errorf("DynamoDB Local at %s: %w", h.ddbEndpoint, err)
 	}
 	return nil
 }

@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/ddblocal"
+	"github.com/tracetest-aws/stepfunctions-cdk/internal/ddblocal"
 	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/storage"
 )
 

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/ddblocal"
+	"github.com/tracetest-aws/stepfunctions-cdk/internal/ddblocal"
 	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/domain"
 	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/storage"
 )
