@@ -41,6 +41,17 @@ func AWSConfig(ctx context.Context) (aws.Config, error) {
 }
 
 // newStore opens the table named by TABLE_NAME.
+// configAndStore loads the SDK configuration and opens the incidents table named by
+// TABLE_NAME: the start of every constructor whose handler stores incidents.
+func configAndStore(ctx context.Context, getenv Getenv) (aws.Config, *storage.Store, error) {
+	cfg, err := AWSConfig(ctx)
+	if err != nil {
+		return aws.Config{}, nil, err
+	}
+	store, err := newStore(cfg, getenv)
+	return cfg, store, err
+}
+
 func newStore(cfg aws.Config, getenv Getenv) (*storage.Store, error) {
 	table := strings.TrimSpace(getenv("TABLE_NAME"))
 	if table == "" {
@@ -135,11 +146,7 @@ func NewScheduleExam(ctx context.Context, getenv Getenv) (*ScheduleExam, error) 
 		}
 		window = d
 	}
-	cfg, err := AWSConfig(ctx)
-	if err != nil {
-		return nil, err
-	}
-	store, err := newStore(cfg, getenv)
+	_, store, err := configAndStore(ctx, getenv)
 	if err != nil {
 		return nil, err
 	}
@@ -191,11 +198,7 @@ type ResolveIncident struct {
 
 // NewResolveIncident builds ResolveIncident from TABLE_NAME.
 func NewResolveIncident(ctx context.Context, getenv Getenv) (*ResolveIncident, error) {
-	cfg, err := AWSConfig(ctx)
-	if err != nil {
-		return nil, err
-	}
-	store, err := newStore(cfg, getenv)
+	_, store, err := configAndStore(ctx, getenv)
 	if err != nil {
 		return nil, err
 	}
@@ -227,11 +230,7 @@ type TakeAdministrativeAction struct {
 
 // NewTakeAdministrativeAction builds TakeAdministrativeAction from TABLE_NAME.
 func NewTakeAdministrativeAction(ctx context.Context, getenv Getenv) (*TakeAdministrativeAction, error) {
-	cfg, err := AWSConfig(ctx)
-	if err != nil {
-		return nil, err
-	}
-	store, err := newStore(cfg, getenv)
+	_, store, err := configAndStore(ctx, getenv)
 	if err != nil {
 		return nil, err
 	}

@@ -38,11 +38,7 @@ type NotificationRequest struct {
 // NOTIFICATION_MODE (log, ses or sendgrid, with NOTIFICATION_FROM,
 // NOTIFICATION_TO and, for sendgrid, SENDGRID_SECRET_ARN).
 func NewSendNotification(ctx context.Context, getenv Getenv) (*SendNotification, error) {
-	cfg, err := AWSConfig(ctx)
-	if err != nil {
-		return nil, err
-	}
-	store, err := newStore(cfg, getenv)
+	cfg, store, err := configAndStore(ctx, getenv)
 	if err != nil {
 		return nil, err
 	}

@@ -43,11 +43,7 @@ type SubmitExam struct {
 
 // NewSubmitExam builds SubmitExam from TABLE_NAME.
 func NewSubmitExam(ctx context.Context, getenv Getenv) (*SubmitExam, error) {
-	cfg, err := AWSConfig(ctx)
-	if err != nil {
-		return nil, err
-	}
-	store, err := newStore(cfg, getenv)
+	cfg, store, err := configAndStore(ctx, getenv)
 	if err != nil {
 		return nil, err
 	}
