@@ -1,7 +1,9 @@
 // Package notification is the SendNotification state task, a
 // waitForTaskToken task: it binds the task token to the exam, tells the
 // student how to submit the score, and the execution waits for SubmitExam's
-// callback. It links DynamoDB, SES and Secrets Manager.
+// callback. It links DynamoDB, SES and Secrets Manager. Its tests are in
+// ../ (package handler_test), with the other handlers against one DynamoDB
+// Local.
 package notification
 
 import (
