@@ -72,7 +72,8 @@ func newTable(t testing.TB) string {
 }
 
 func newTestStore(t testing.TB) *storage.Store {
-	return storage.New(server.Client(), newTable(t))
+	table := newTable(t) // skips under -short, before server is used
+	return storage.New(server.Client(), table)
 }
 
 // fastRetries is the SDK's standard retry policy (3 attempts, the same

@@ -48,7 +48,8 @@ var tables atomic.Int64
 // newStore returns a store on a fresh table, so tests do not share items.
 func newStore(t testing.TB) *storage.Store {
 	t.Helper()
-	return storage.New(server.Client(), newTable(t))
+	table := newTable(t) // skips under -short, before server is used
+	return storage.New(server.Client(), table)
 }
 
 // newTable creates a fresh incidents table and returns its name.
