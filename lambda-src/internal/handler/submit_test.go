@@ -45,7 +45,9 @@ func newSubmitFixtureOn(t testing.TB, store *storage.Store, inc domain.Incident)
 	fake := newFakeStepFunctions(t, token)
 	h := &submit.SubmitExam{
 		Store: store, SFN: fake.client(), Log: discard(), AllowOrigin: origin,
-		CallbackAttempts: 3, CallbackTimeout: 200 * time.Millisecond, CallbackBackoff: time.Millisecond,
+		// A generous attempt timeout: on a loaded machine a slow answer must
+		// not pass for the lost answer some cases inject.
+		CallbackAttempts: 3, CallbackTimeout: time.Second, CallbackBackoff: time.Millisecond,
 	}
 	return &submitFixture{h: h, sfn: fake, store: store, inc: inc}
 }
