@@ -9,11 +9,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/handler"
+	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/handler/notification"
 )
 
 func main() {
-	h, err := handler.NewSendNotification(context.Background(), os.Getenv)
+	h, err := notification.NewSendNotification(context.Background(), os.Getenv)
 	if err != nil {
 		log.Fatalf("sendnotification: %v", err)
 	}

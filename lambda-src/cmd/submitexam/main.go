@@ -9,11 +9,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/handler"
+	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/handler/submit"
 )
 
 func main() {
-	h, err := handler.NewSubmitExam(context.Background(), os.Getenv)
+	h, err := submit.NewSubmitExam(context.Background(), os.Getenv)
 	if err != nil {
 		log.Fatalf("submitexam: %v", err)
 	}

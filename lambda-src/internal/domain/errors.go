@@ -57,3 +57,35 @@ type ExamClosed struct {
 func (e *ExamClosed) Error() string {
 	return fmt.Sprintf("exam %s is closed: %s", e.ExamId, e.Reason)
 }
+
+// TaskTokenMismatch reports a submission whose task token was not issued for
+// the exam it names (or for any exam of the incident): a forged token, or
+// another incident's.
+type TaskTokenMismatch struct {
+	// IncidentId identifies the incident.
+	IncidentId string
+	// ExamId is the exam the submission named.
+	ExamId string
+}
+
+func (e *TaskTokenMismatch) Error() string {
+	return fmt.Sprintf("the task token was not issued for exam %s of incident %s", e.ExamId, e.IncidentId)
+}
+
+// TransientError reports a failure that may well succeed if tried again
+// later: throttling, a timeout, a 5xx answer from DynamoDB, SES, SendGrid or
+// Step Functions, or an incident that kept changing under concurrent writers.
+// Every Task of the state machine retries it with backoff.
+type TransientError struct {
+	// Op says what was being done.
+	Op string
+	// Err is the underlying failure.
+	Err error
+}
+
+func (e *TransientError) Error() string {
+	return fmt.Sprintf("%s: transient failure, retry later: %v", e.Op, e.Err)
+}
+
+// Unwrap returns the underlying failure.
+func (e *TransientError) Unwrap() error { return e.Err }

@@ -1,8 +1,9 @@
-package handler
+package handler_test
 
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"testing"
@@ -11,15 +12,19 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/domain"
+	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/handler"
+	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/handler/notification"
+	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/handler/register"
+	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/handler/submit"
 	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/notify"
 )
 
 // The benchmarks measure handler latency against DynamoDB Local on this
-// machine: GetItem + UpdateItem over loopback HTTP per invocation, no X-Ray
-// daemon. See docs/LAMBDAS.md for figures.
+// machine over loopback HTTP, no X-Ray daemon; SubmitExam's Step Functions is
+// the HTTP fake. See docs/LAMBDAS.md for figures.
 
 func BenchmarkRegisterIncident(b *testing.B) {
-	h := &RegisterIncident{Now: time.Now}
+	h := &register.RegisterIncident{Now: time.Now}
 	in := json.RawMessage(`{"StudentId":"bench"}`)
 	for b.Loop() {
 		if _, err := h.Handle(context.Background(), in); err != nil {
@@ -29,11 +34,11 @@ func BenchmarkRegisterIncident(b *testing.B) {
 }
 
 func BenchmarkScheduleExam(b *testing.B) {
-	h := &ScheduleExam{Store: newTestStore(b), Window: domain.DefaultExamWindow, Now: time.Now}
+	h := &handler.ScheduleExam{Store: newTestStore(b), Window: domain.DefaultExamWindow, Now: time.Now}
 	ctx := context.Background()
 	inputs := make([]json.RawMessage, b.N)
 	for i := range inputs {
-		inputs[i] = mustJSON(b, register(b))
+		inputs[i] = mustJSON(b, registerIncident(b))
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -45,12 +50,11 @@ func BenchmarkScheduleExam(b *testing.B) {
 
 func BenchmarkSendNotification(b *testing.B) {
 	store := newTestStore(b)
-	schedule := &ScheduleExam{Store: store, Window: domain.DefaultExamWindow, Now: time.Now}
-	h := &SendNotification{Store: store, Senders: []notify.Sender{notify.Log{Logger: slog.New(slog.DiscardHandler)}}}
+	h := &notification.SendNotification{Store: store, Senders: []notify.Sender{notify.Log{Logger: slog.New(slog.DiscardHandler)}}}
 	ctx := context.Background()
 	inputs := make([]json.RawMessage, b.N)
 	for i := range inputs {
-		inputs[i] = mustJSON(b, map[string]any{"Incident": scheduled(b, schedule), "TaskToken": "token"})
+		inputs[i] = notifyPayload(b, scheduled(b, store), "token")
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -62,15 +66,16 @@ func BenchmarkSendNotification(b *testing.B) {
 
 func BenchmarkSubmitExam(b *testing.B) {
 	store := newTestStore(b)
-	schedule := &ScheduleExam{Store: store, Window: domain.DefaultExamWindow, Now: time.Now}
-	h := &SubmitExam{Store: store, SFN: &fakeSFN{}, Log: slog.New(slog.DiscardHandler)}
 	ctx := context.Background()
 	requests := make([]events.APIGatewayProxyRequest, b.N)
+	tokens := make([]string, b.N)
 	for i := range requests {
-		inc := scheduled(b, schedule)
-		body := mustJSON(b, map[string]any{"IncidentId": inc.IncidentId, "ExamId": inc.Exams[0].ExamId, "Score": "80", "TaskToken": "token"})
-		requests[i] = events.APIGatewayProxyRequest{HTTPMethod: "POST", Body: string(body)}
+		tokens[i] = fmt.Sprintf("token-%d", i)
+		inc := notified(b, store, tokens[i])
+		requests[i] = events.APIGatewayProxyRequest{HTTPMethod: "POST", Body: submission(inc.IncidentId, inc.Exams[0].ExamId, "80", tokens[i])}
 	}
+	fake := newFakeStepFunctions(b, tokens...)
+	h := &submit.SubmitExam{Store: store, SFN: fake.client(), Log: slog.New(slog.DiscardHandler)}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		resp, err := h.Handle(ctx, requests[i])

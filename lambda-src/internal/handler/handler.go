@@ -1,7 +1,18 @@
-// Package handler holds the six Lambda handlers of the plagiarism workflow.
-// They decode input, call the domain rules and the storage, and return the
-// domain's typed errors unwrapped where the state machine matches their type
-// name. Each cmd/<name> main package builds one of them from the environment.
+// Package handler holds what the workflow's Lambda handlers share (the AWS
+// configuration, the incidents table, load-change-save with a version check,
+// and how errors become Step Functions error names) and the three state tasks
+// that need nothing but the table: ScheduleExam, ResolveIncident and
+// TakeAdministrativeAction.
+//
+// SendNotification (package notification), SubmitExam (package submit) and
+// RegisterIncident (package register) live in subpackages, so that each
+// function's binary links only the AWS clients it calls: RegisterIncident
+// none, the three tasks here DynamoDB, SendNotification DynamoDB, SES and
+// Secrets Manager, SubmitExam DynamoDB and Step Functions.
+//
+// Every handler is safe to run twice with the same input, which Step
+// Functions' Retry does when an invocation fails after the function ran
+// (docs/WORKFLOW.md, "Retries").
 package handler
 
 import (
@@ -11,10 +22,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"reflect"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
@@ -30,7 +43,8 @@ type Getenv func(string) string
 const saveAttempts = 3
 
 // AWSConfig loads the default AWS configuration (which honours
-// AWS_ENDPOINT_URL_<SERVICE>) and traces every AWS call with X-Ray.
+// AWS_ENDPOINT_URL_<SERVICE>) and traces every AWS call with X-Ray. It is the
+// only place a function creates its AWS configuration.
 func AWSConfig(ctx context.Context) (aws.Config, error) {
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
@@ -40,60 +54,63 @@ func AWSConfig(ctx context.Context) (aws.Config, error) {
 	return cfg, nil
 }
 
-// newStore opens the table named by TABLE_NAME.
-// configAndStore loads the SDK configuration and opens the incidents table named by
-// TABLE_NAME: the start of every constructor whose handler stores incidents.
-func configAndStore(ctx context.Context, getenv Getenv) (aws.Config, *storage.Store, error) {
+// OpenStore loads the AWS configuration and opens the incidents table named
+// by TABLE_NAME: the start of every constructor whose handler stores
+// incidents. The configuration is returned for the other clients a handler
+// needs.
+func OpenStore(ctx context.Context, getenv Getenv) (aws.Config, *storage.Store, error) {
+	table := strings.TrimSpace(getenv("TABLE_NAME"))
+	if table == "" {
+		return aws.Config{}, nil, errors.New("TABLE_NAME is not set")
+	}
 	cfg, err := AWSConfig(ctx)
 	if err != nil {
 		return aws.Config{}, nil, err
 	}
-	store, err := newStore(cfg, getenv)
-	return cfg, store, err
+	return cfg, storage.New(dynamodb.NewFromConfig(cfg), table), nil
 }
 
-func newStore(cfg aws.Config, getenv Getenv) (*storage.Store, error) {
-	table := strings.TrimSpace(getenv("TABLE_NAME"))
-	if table == "" {
-		return nil, errors.New("TABLE_NAME is not set")
-	}
-	return storage.New(dynamodb.NewFromConfig(cfg), table), nil
-}
-
-// newLogger returns the JSON logger every function writes to CloudWatch.
-func newLogger() *slog.Logger {
+// NewLogger returns the JSON logger every function writes to CloudWatch.
+func NewLogger() *slog.Logger {
 	return slog.New(slog.NewJSONHandler(os.Stdout, nil))
 }
 
-// decodeIncident reads a state's input incident and checks it.
-func decodeIncident(in json.RawMessage) (domain.Incident, error) {
+// DecodeIncident reads a state's input incident, checks it and normalizes its
+// ids.
+func DecodeIncident(in json.RawMessage) (domain.Incident, error) {
 	var inc domain.Incident
 	if err := json.Unmarshal(in, &inc); err != nil {
 		return domain.Incident{}, &domain.InvalidIncident{Field: "input", Reason: err.Error()}
 	}
-	if err := inc.Validate(); err != nil {
+	if err := inc.Normalize(); err != nil {
 		return domain.Incident{}, err
 	}
 	return inc, nil
 }
 
-// update loads incident id, applies change and saves it with a version check,
+// Update loads incident id, applies change and saves it with a version check,
 // reloading and reapplying after a concurrent write. When the incident is
 // missing and create is not nil, create is saved as a new incident instead.
+// A change that changes nothing saves nothing: the stored incident is
+// returned as it is, so running the same change twice (a retried task, or a
+// write that landed although its answer was lost) gives the same result.
 // Errors from change are returned as they are.
-func update(ctx context.Context, store *storage.Store, id string, create *domain.Incident, change func(*domain.Incident) error) (domain.Incident, error) {
+func Update(ctx context.Context, store *storage.Store, id string, create *domain.Incident, change func(*domain.Incident) error) (domain.Incident, error) {
 	for attempt := 1; ; attempt++ {
 		inc, err := store.Load(ctx, id)
 		if errors.Is(err, storage.ErrNotFound) && create != nil {
-			inc, err = *create, nil
-			inc.Exams = append([]domain.Exam{}, create.Exams...)
+			inc, err = create.Clone(), nil
 			inc.Version = 0
 		}
 		if err != nil {
 			return domain.Incident{}, err
 		}
+		before := inc.Clone()
 		if err := change(&inc); err != nil {
 			return domain.Incident{}, err
+		}
+		if inc.Version != 0 && reflect.DeepEqual(before, inc) {
+			return inc, nil
 		}
 		err = store.Save(ctx, &inc)
 		if errors.Is(err, storage.ErrConflict) && attempt < saveAttempts {
@@ -106,26 +123,43 @@ func update(ctx context.Context, store *storage.Store, id string, create *domain
 	}
 }
 
-// RegisterIncident opens an incident; it writes nothing.
-type RegisterIncident struct {
-	Now func() time.Time
-}
-
-// Registration is RegisterIncident's input.
-type Registration struct {
-	StudentId string
-	// IncidentDate is an RFC 3339 time; empty means now.
-	IncidentDate string
-}
-
-// Handle returns a new incident with a fresh IncidentId and no exams, or
-// *domain.InvalidIncident.
-func (h *RegisterIncident) Handle(_ context.Context, in json.RawMessage) (domain.Incident, error) {
-	var r Registration
-	if err := json.Unmarshal(in, &r); err != nil {
-		return domain.Incident{}, &domain.InvalidIncident{Field: "input", Reason: err.Error()}
+// Transient reports whether err may well go away if the work is tried again
+// later: what the AWS SDK's own retry policy retries (throttling, 5xx,
+// timeouts, broken connections, and errors that say so through a
+// RetryableError method, such as the email senders'), a deadline, or an
+// incident that kept changing under concurrent writers.
+func Transient(err error) bool {
+	var transient *domain.TransientError
+	if errors.As(err, &transient) || errors.Is(err, storage.ErrConflict) || errors.Is(err, context.DeadlineExceeded) {
+		return true
 	}
-	return domain.NewIncident(r.StudentId, r.IncidentDate, h.Now())
+	return retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary
+}
+
+// StateError turns a state task's error into what the state machine matches
+// on: the domain's typed errors and *domain.TransientError unwrapped, so that
+// their type names are the Step Functions error names; anything else wrapped
+// with context (the state machine's catch-all records it on the incident).
+func StateError(action, id string, err error) error {
+	var (
+		invalid   *domain.InvalidIncident
+		exceeded  *domain.StudentExceededAllowableExamRetries
+		notFound  *domain.ExamNotFound
+		transient *domain.TransientError
+	)
+	switch {
+	case errors.As(err, &invalid):
+		return invalid
+	case errors.As(err, &exceeded):
+		return exceeded
+	case errors.As(err, &notFound):
+		return &domain.InvalidIncident{Field: "Exams", Reason: notFound.Error()}
+	case errors.As(err, &transient):
+		return transient
+	case Transient(err):
+		return &domain.TransientError{Op: fmt.Sprintf("%s for incident %s", action, id), Err: err}
+	}
+	return fmt.Errorf("%s for incident %s: %w", action, id, err)
 }
 
 // ScheduleExam adds an exam to an incident, saving the incident first if the
@@ -146,48 +180,32 @@ func NewScheduleExam(ctx context.Context, getenv Getenv) (*ScheduleExam, error) 
 		}
 		window = d
 	}
-	_, store, err := configAndStore(ctx, getenv)
+	_, store, err := OpenStore(ctx, getenv)
 	if err != nil {
 		return nil, err
 	}
 	return &ScheduleExam{Store: store, Window: window, Now: time.Now}, nil
 }
 
-// Handle returns the saved incident with a new current exam. The stored
-// incident, not the input, decides how many exams there were: a fourth is
-// *domain.StudentExceededAllowableExamRetries.
+// Handle returns the saved incident with a new current exam. The exam's id
+// comes from the incident id and the attempt number (the input's exams plus
+// one), so a retry of the same input returns the exam the first run added
+// instead of adding another. The stored incident, not the input, decides how
+// many exams there were: a fourth is *domain.StudentExceededAllowableExamRetries.
 func (h *ScheduleExam) Handle(ctx context.Context, in json.RawMessage) (domain.Incident, error) {
-	input, err := decodeIncident(in)
+	input, err := DecodeIncident(in)
 	if err != nil {
 		return domain.Incident{}, err
 	}
-	inc, err := update(ctx, h.Store, input.IncidentId, &input, func(inc *domain.Incident) error {
-		_, err := inc.ScheduleExam(h.Now(), h.Window)
+	attempt := len(input.Exams) + 1
+	inc, err := Update(ctx, h.Store, input.IncidentId, &input, func(inc *domain.Incident) error {
+		_, err := inc.ScheduleExam(attempt, h.Now(), h.Window)
 		return err
 	})
 	if err != nil {
-		return domain.Incident{}, stateError("schedule exam", input.IncidentId, err)
+		return domain.Incident{}, StateError("schedule exam", input.IncidentId, err)
 	}
 	return inc, nil
-}
-
-// stateError returns the domain's typed errors unwrapped, so the state
-// machine sees their type names, and wraps anything else with context.
-func stateError(action, id string, err error) error {
-	var (
-		invalid  *domain.InvalidIncident
-		exceeded *domain.StudentExceededAllowableExamRetries
-		notFound *domain.ExamNotFound
-	)
-	switch {
-	case errors.As(err, &invalid):
-		return invalid
-	case errors.As(err, &exceeded):
-		return exceeded
-	case errors.As(err, &notFound):
-		return &domain.InvalidIncident{Field: "Exams", Reason: notFound.Error()}
-	}
-	return fmt.Errorf("%s for incident %s: %w", action, id, err)
 }
 
 // ResolveIncident closes an incident whose current exam was passed.
@@ -198,30 +216,33 @@ type ResolveIncident struct {
 
 // NewResolveIncident builds ResolveIncident from TABLE_NAME.
 func NewResolveIncident(ctx context.Context, getenv Getenv) (*ResolveIncident, error) {
-	_, store, err := configAndStore(ctx, getenv)
+	_, store, err := OpenStore(ctx, getenv)
 	if err != nil {
 		return nil, err
 	}
 	return &ResolveIncident{Store: store, Now: time.Now}, nil
 }
 
-// Handle returns the resolved, saved incident.
+// Handle returns the resolved, saved incident; an incident already closed is
+// returned as stored.
 func (h *ResolveIncident) Handle(ctx context.Context, in json.RawMessage) (domain.Incident, error) {
-	input, err := decodeIncident(in)
+	input, err := DecodeIncident(in)
 	if err != nil {
 		return domain.Incident{}, err
 	}
-	inc, err := update(ctx, h.Store, input.IncidentId, nil, func(inc *domain.Incident) error {
+	inc, err := Update(ctx, h.Store, input.IncidentId, nil, func(inc *domain.Incident) error {
 		return inc.Resolve(h.Now())
 	})
 	if err != nil {
-		return domain.Incident{}, stateError("resolve", input.IncidentId, err)
+		return domain.Incident{}, StateError("resolve", input.IncidentId, err)
 	}
 	return inc, nil
 }
 
 // TakeAdministrativeAction closes an incident as needing an administrator:
-// too many exams, a missed exam or a timed-out wait.
+// too many exams, a missed exam or a timed-out wait. It is also the state
+// machine's failure recorder: when the input carries a Failure (what the
+// catch-all caught), it records it on the incident.
 type TakeAdministrativeAction struct {
 	Store *storage.Store
 	Now   func() time.Time
@@ -230,25 +251,23 @@ type TakeAdministrativeAction struct {
 
 // NewTakeAdministrativeAction builds TakeAdministrativeAction from TABLE_NAME.
 func NewTakeAdministrativeAction(ctx context.Context, getenv Getenv) (*TakeAdministrativeAction, error) {
-	_, store, err := configAndStore(ctx, getenv)
+	_, store, err := OpenStore(ctx, getenv)
 	if err != nil {
 		return nil, err
 	}
-	return &TakeAdministrativeAction{Store: store, Now: time.Now, Log: newLogger()}, nil
+	return &TakeAdministrativeAction{Store: store, Now: time.Now, Log: NewLogger()}, nil
 }
 
-// caughtError is the Error field a Catch with ResultPath $.Error adds.
+// caughtError is the Error field a business Catch (ResultPath $.Error) adds.
 type caughtError struct {
-	Error *struct {
-		Error string
-		Cause string
-	}
+	Error *domain.Failure
 }
 
 // Handle returns the escalated, saved incident; an incident the table lacks
-// is created, so an escalation is never lost.
+// is created, so an escalation is never lost, and one already closed keeps
+// its closure. A Failure in the input is recorded on the incident.
 func (h *TakeAdministrativeAction) Handle(ctx context.Context, in json.RawMessage) (domain.Incident, error) {
-	input, err := decodeIncident(in)
+	input, err := DecodeIncident(in)
 	if err != nil {
 		return domain.Incident{}, err
 	}
@@ -257,11 +276,23 @@ func (h *TakeAdministrativeAction) Handle(ctx context.Context, in json.RawMessag
 		h.Log.InfoContext(ctx, "escalating after an error", "IncidentId", input.IncidentId,
 			"error", caught.Error.Error, "cause", caught.Error.Cause)
 	}
-	inc, err := update(ctx, h.Store, input.IncidentId, &input, func(inc *domain.Incident) error {
-		return inc.Escalate(h.Now())
+	failure := input.Failure
+	if failure != nil {
+		h.Log.ErrorContext(ctx, "recording a workflow failure", "IncidentId", input.IncidentId,
+			"error", failure.Error, "cause", failure.Cause)
+	}
+	create := input.Clone()
+	create.Failure = nil
+	inc, err := Update(ctx, h.Store, input.IncidentId, &create, func(inc *domain.Incident) error {
+		if failure != nil {
+			inc.RecordFailure(*failure, h.Now())
+		} else {
+			inc.Escalate(h.Now())
+		}
+		return nil
 	})
 	if err != nil {
-		return domain.Incident{}, stateError("take administrative action", input.IncidentId, err)
+		return domain.Incident{}, StateError("take administrative action", input.IncidentId, err)
 	}
 	return inc, nil
 }

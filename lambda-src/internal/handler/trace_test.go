@@ -1,4 +1,4 @@
-package handler
+package handler_test
 
 import (
 	"bufio"
@@ -22,6 +22,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/handler"
+	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/handler/notification"
+	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/handler/register"
+	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/handler/submit"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite tests/spans/emitted.json from the spans the handlers emit")
@@ -105,6 +110,10 @@ func TestEmittedSpans(t *testing.T) {
 		"AWS_XRAY_DAEMON_ADDRESS="+daemon.LocalAddr().String(),
 		"AWS_ENDPOINT_URL_SFN="+stepFunctions.URL,
 		"EXAM_URL=https://exams.example.com",
+		"SUBMIT_URL=https://api.example.com/v2/exam",
+		// As the project's app deploys it: the trace-based tests read the
+		// token from NotificationData.
+		"TRACE_TASK_TOKEN=true",
 	)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -138,10 +147,25 @@ func TestEmittedSpans(t *testing.T) {
 
 	spans := map[string]Span{}
 	tokens := map[string]bool{}
+	untracedNotification := false
 	for _, seg := range all {
 		function, ok := traces[seg.TraceID]
 		if !ok {
 			t.Errorf("segment %s in unknown trace %s", seg.Name, seg.TraceID)
+			continue
+		}
+		if function == untracedFunction {
+			// SendNotification with TRACE_TASK_TOKEN unset: the token
+			// stays out of the trace.
+			if seg.Name == "NotificationData" {
+				untracedNotification = true
+				if token, _ := seg.Metadata["default"]["TaskToken"].(string); token != "" {
+					t.Errorf("NotificationData carries the task token %q although TRACE_TASK_TOKEN is not true", token)
+				}
+				if seg.Metadata["default"]["ExamId"] == nil {
+					t.Errorf("untraced NotificationData lacks ExamId: %v", seg.Metadata)
+				}
+			}
 			continue
 		}
 		span := Span{Function: function, Name: seg.Name, Attributes: map[string]string{}, MetadataKeys: map[string][]string{}}
@@ -181,6 +205,9 @@ func TestEmittedSpans(t *testing.T) {
 	}
 	if !tokens[childTaskToken] {
 		t.Errorf("NotificationData does not carry the task token %q: %v", childTaskToken, tokens)
+	}
+	if !untracedNotification {
+		t.Error("the SendNotification without TRACE_TASK_TOKEN emitted no NotificationData")
 	}
 	for _, want := range []struct{ function, name, op string }{
 		{"ScheduleExam", "DynamoDB", "GetItem"},
@@ -235,6 +262,10 @@ func flatten(seg segment) []segment {
 // childTaskToken is the token the child hands SendNotification and SubmitExam.
 const childTaskToken = "offline-trace-task-token"
 
+// untracedFunction labels the child's SendNotification built without
+// TRACE_TASK_TOKEN; its spans are checked, not recorded.
+const untracedFunction = "SendNotification/TRACE_TASK_TOKEN=unset"
+
 // TestTraceChild runs the workflow's handlers, built from the environment as
 // the Lambda main packages build them, each invocation in its own trace. It
 // only runs as TestEmittedSpans' child.
@@ -253,28 +284,37 @@ func TestTraceChild(t *testing.T) {
 		return context.WithValue(context.Background(), "x-amzn-trace-id", header)
 	}
 	ctx := context.Background()
-	schedule, err := NewScheduleExam(ctx, os.Getenv)
+	schedule, err := handler.NewScheduleExam(ctx, os.Getenv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	notifier, err := NewSendNotification(ctx, os.Getenv)
+	notifier, err := notification.NewSendNotification(ctx, os.Getenv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	submit, err := NewSubmitExam(ctx, os.Getenv)
+	untraced, err := notification.NewSendNotification(ctx, func(k string) string {
+		if k == "TRACE_TASK_TOKEN" {
+			return ""
+		}
+		return os.Getenv(k)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	resolve, err := NewResolveIncident(ctx, os.Getenv)
+	submitExam, err := submit.NewSubmitExam(ctx, os.Getenv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	escalate, err := NewTakeAdministrativeAction(ctx, os.Getenv)
+	resolve, err := handler.NewResolveIncident(ctx, os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	escalate, err := handler.NewTakeAdministrativeAction(ctx, os.Getenv)
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	registered, err := (&RegisterIncident{Now: time.Now}).Handle(invoke("RegisterIncident"), json.RawMessage(`{"StudentId":"tracetest"}`))
+	registered, err := (&register.RegisterIncident{Now: time.Now}).Handle(invoke("RegisterIncident"), json.RawMessage(`{"StudentId":"tracetest"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +326,7 @@ func TestTraceChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	body := mustJSON(t, map[string]any{"IncidentId": inc.IncidentId, "ExamId": inc.Exams[0].ExamId, "Score": "80", "TaskToken": childTaskToken})
-	resp, err := submit.Handle(invoke("SubmitExam"), events.APIGatewayProxyRequest{HTTPMethod: "POST", Body: string(body)})
+	resp, err := submitExam.Handle(invoke("SubmitExam"), events.APIGatewayProxyRequest{HTTPMethod: "POST", Body: string(body)})
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("submit exam: %d %s %v", resp.StatusCode, resp.Body, err)
 	}
@@ -295,8 +335,11 @@ func TestTraceChild(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	other, err := schedule.Handle(ctx, mustJSON(t, register(t)))
+	other, err := schedule.Handle(ctx, mustJSON(t, registerIncident(t)))
 	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := untraced.Handle(invoke(untracedFunction), mustJSON(t, map[string]any{"Incident": other, "TaskToken": childTaskToken + "-untraced"})); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := escalate.Handle(invoke("TakeAdministrativeAction"), mustJSON(t, other)); err != nil {

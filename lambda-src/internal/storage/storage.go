@@ -72,16 +72,30 @@ type item struct {
 	ResolutionDate      string `dynamodbav:",omitempty"`
 	IncidentResolved    bool
 	AdminActionRequired bool
+	Failure             *failureItem `dynamodbav:",omitempty"`
 	Version             int64
 }
 
-// examItem stores Result too, for people reading the table.
+// optionalAttributes are the item's top-level attributes that may be absent;
+// Save removes them when the incident has none.
+var optionalAttributes = []string{"Failure", "ResolutionDate"}
+
+// examItem stores Result too, for people reading the table. Score is absent
+// until the exam is scored.
 type examItem struct {
-	ExamId           string
-	ExamDeadline     string
-	Score            int
-	NotificationSent bool
-	Result           int
+	ExamId             string
+	ExamDeadline       string
+	Score              *int `dynamodbav:",omitempty"`
+	NotificationSent   bool
+	Result             int
+	TaskTokenDigest    string `dynamodbav:",omitempty"`
+	EarlierMessageSent bool   `dynamodbav:",omitempty"`
+	ScoredBy           string `dynamodbav:",omitempty"`
+}
+
+type failureItem struct {
+	Error string
+	Cause string
 }
 
 func toItem(inc *domain.Incident) item {
@@ -96,15 +110,21 @@ func toItem(inc *domain.Incident) item {
 	}
 	for _, e := range inc.Exams {
 		it.Exams = append(it.Exams, examItem{
-			ExamId:           e.ExamId,
-			ExamDeadline:     e.ExamDeadline.UTC().Format(time.RFC3339Nano),
-			Score:            e.Score,
-			NotificationSent: e.NotificationSent,
-			Result:           int(e.Result()),
+			ExamId:             e.ExamId,
+			ExamDeadline:       e.ExamDeadline.UTC().Format(time.RFC3339Nano),
+			Score:              e.Score,
+			NotificationSent:   e.NotificationSent,
+			Result:             int(e.Result()),
+			TaskTokenDigest:    e.TaskTokenDigest,
+			EarlierMessageSent: e.EarlierMessageSent,
+			ScoredBy:           e.ScoredBy,
 		})
 	}
 	if inc.ResolutionDate != nil {
 		it.ResolutionDate = inc.ResolutionDate.UTC().Format(time.RFC3339Nano)
+	}
+	if inc.Failure != nil {
+		it.Failure = &failureItem{Error: inc.Failure.Error, Cause: inc.Failure.Cause}
 	}
 	return it
 }
@@ -127,7 +147,13 @@ func fromItem(it item) (domain.Incident, error) {
 		if err != nil {
 			return domain.Incident{}, fmt.Errorf("Exams[%d].ExamDeadline: %w", n, err)
 		}
-		inc.Exams = append(inc.Exams, domain.Exam{ExamId: e.ExamId, ExamDeadline: deadline, Score: e.Score, NotificationSent: e.NotificationSent})
+		inc.Exams = append(inc.Exams, domain.Exam{
+			ExamId: e.ExamId, ExamDeadline: deadline, Score: e.Score, NotificationSent: e.NotificationSent,
+			TaskTokenDigest: e.TaskTokenDigest, EarlierMessageSent: e.EarlierMessageSent, ScoredBy: e.ScoredBy,
+		})
+	}
+	if it.Failure != nil {
+		inc.Failure = &domain.Failure{Error: it.Failure.Error, Cause: it.Failure.Cause}
 	}
 	if it.ResolutionDate != "" {
 		resolved, err := time.Parse(time.RFC3339Nano, it.ResolutionDate)
@@ -193,9 +219,16 @@ func (s *Store) Save(ctx context.Context, inc *domain.Incident) error {
 		set = append(set, "#a"+placeholder+" = :a"+placeholder)
 	}
 	update := "SET " + strings.Join(set, ", ")
-	if inc.ResolutionDate == nil {
-		names["#rd"] = "ResolutionDate"
-		update += " REMOVE #rd"
+	var remove []string
+	for n, name := range optionalAttributes {
+		if _, ok := attrs[name]; !ok {
+			placeholder := fmt.Sprintf("#r%d", n)
+			names[placeholder] = name
+			remove = append(remove, placeholder)
+		}
+	}
+	if len(remove) > 0 {
+		update += " REMOVE " + strings.Join(remove, ", ")
 	}
 	condition := "attribute_not_exists(#key)"
 	if expected == 0 {

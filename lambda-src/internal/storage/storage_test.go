@@ -7,10 +7,15 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/tracetest-aws/stepfunctions-cdk/internal/ddblocal"
 	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/domain"
@@ -43,6 +48,13 @@ var tables atomic.Int64
 // newStore returns a store on a fresh table, so tests do not share items.
 func newStore(t testing.TB) *storage.Store {
 	t.Helper()
+	table := newTable(t) // skips under -short, before server is used
+	return storage.New(server.Client(), table)
+}
+
+// newTable creates a fresh incidents table and returns its name.
+func newTable(t testing.TB) string {
+	t.Helper()
 	if server == nil {
 		t.Skip("DynamoDB Local is not started under -short")
 	}
@@ -50,7 +62,7 @@ func newStore(t testing.TB) *storage.Store {
 	if err := server.CreateTable(context.Background(), name, storage.KeyAttribute); err != nil {
 		t.Fatal(err)
 	}
-	return storage.New(server.Client(), name)
+	return name
 }
 
 func incident(t testing.TB, exams int) domain.Incident {
@@ -59,13 +71,15 @@ func incident(t testing.TB, exams int) domain.Incident {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for range exams {
-		if _, err := inc.ScheduleExam(time.Now(), domain.DefaultExamWindow); err != nil {
+	for n := 1; n <= exams; n++ {
+		if _, err := inc.ScheduleExam(n, time.Now(), domain.DefaultExamWindow); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return inc
 }
+
+func intp(n int) *int { return &n }
 
 func TestRoundTrip(t *testing.T) {
 	ctx := context.Background()
@@ -75,23 +89,53 @@ func TestRoundTrip(t *testing.T) {
 		mutate func(*domain.Incident)
 	}{
 		{"no exams", func(*domain.Incident) {}},
+		{"unscored exam", func(i *domain.Incident) {
+			if _, err := i.ScheduleExam(1, time.Now(), domain.DefaultExamWindow); err != nil {
+				t.Fatal(err)
+			}
+		}},
 		{"scored exams", func(i *domain.Incident) {
-			for range 2 {
-				if _, err := i.ScheduleExam(time.Now(), domain.DefaultExamWindow); err != nil {
+			for n := 1; n <= 2; n++ {
+				if _, err := i.ScheduleExam(n, time.Now(), domain.DefaultExamWindow); err != nil {
 					t.Fatal(err)
 				}
 			}
-			i.Exams[1].Score = 40
+			i.Exams[1].Score = intp(40)
 			i.Exams[0].NotificationSent = true
 		}},
-		{"resolved", func(i *domain.Incident) {
-			if _, err := i.ScheduleExam(time.Now(), domain.DefaultExamWindow); err != nil {
+		{"scored zero", func(i *domain.Incident) {
+			if _, err := i.ScheduleExam(1, time.Now(), domain.DefaultExamWindow); err != nil {
 				t.Fatal(err)
 			}
-			i.Exams[0].Score = 76
+			i.Exams[0].Score = intp(0)
+		}},
+		{"token bound and scored", func(i *domain.Incident) {
+			if _, err := i.ScheduleExam(1, time.Now(), domain.DefaultExamWindow); err != nil {
+				t.Fatal(err)
+			}
+			for _, token := range []string{"first", "second"} {
+				if err := i.BindTaskToken(i.Exams[0].ExamId, token); err != nil {
+					t.Fatal(err)
+				}
+				if err := i.MarkNotified(i.Exams[0].ExamId, token); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := i.RecordScore(i.Exams[0].ExamId, "second", 55, "submission"); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"resolved", func(i *domain.Incident) {
+			if _, err := i.ScheduleExam(1, time.Now(), domain.DefaultExamWindow); err != nil {
+				t.Fatal(err)
+			}
+			i.Exams[0].Score = intp(76)
 			if err := i.Resolve(time.Now()); err != nil {
 				t.Fatal(err)
 			}
+		}},
+		{"failed", func(i *domain.Incident) {
+			i.RecordFailure(domain.Failure{Error: "TransientError", Cause: `{"errorMessage":"throttled"}`}, time.Now())
 		}},
 	}
 	for _, tt := range tests {
@@ -115,21 +159,20 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
-func TestUpdateAndClearResolutionDate(t *testing.T) {
+func TestUpdateAndClearOptionalAttributes(t *testing.T) {
 	ctx := context.Background()
 	store := newStore(t)
 	inc := incident(t, 1)
 	if err := store.Save(ctx, &inc); err != nil {
 		t.Fatal(err)
 	}
-	if err := inc.Escalate(time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	inc.RecordFailure(domain.Failure{Error: "E", Cause: "C"}, time.Now())
 	if err := store.Save(ctx, &inc); err != nil {
 		t.Fatal(err)
 	}
 	inc.ResolutionDate = nil
 	inc.AdminActionRequired = false
+	inc.Failure = nil
 	if err := store.Save(ctx, &inc); err != nil {
 		t.Fatal(err)
 	}
@@ -137,8 +180,8 @@ func TestUpdateAndClearResolutionDate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Version != 3 || got.ResolutionDate != nil || got.AdminActionRequired {
-		t.Errorf("after three saves: %+v, want version 3 and ResolutionDate removed", got)
+	if got.Version != 3 || got.ResolutionDate != nil || got.AdminActionRequired || got.Failure != nil {
+		t.Errorf("after three saves: %+v, want version 3 and ResolutionDate and Failure removed", got)
 	}
 }
 
@@ -164,8 +207,8 @@ func TestConflict(t *testing.T) {
 		first, second := inc, inc
 		first.Exams = append([]domain.Exam(nil), inc.Exams...)
 		second.Exams = append([]domain.Exam(nil), inc.Exams...)
-		first.Exams[0].Score = 90
-		second.Exams[0].Score = 10
+		first.Exams[0].Score = intp(90)
+		second.Exams[0].Score = intp(10)
 		if err := store.Save(ctx, &first); err != nil {
 			t.Fatal(err)
 		}
@@ -180,8 +223,8 @@ func TestConflict(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.Exams[0].Score != 90 || got.Version != 2 {
-			t.Errorf("stored = score %d version %d, want the first writer's 90 at version 2", got.Exams[0].Score, got.Version)
+		if *got.Exams[0].Score != 90 || got.Version != 2 {
+			t.Errorf("stored = score %d version %d, want the first writer's 90 at version 2", *got.Exams[0].Score, got.Version)
 		}
 	})
 
@@ -243,5 +286,57 @@ func TestMissingTable(t *testing.T) {
 	_, err := store.Load(context.Background(), "x")
 	if err == nil || errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("Load from a missing table = %v, want an error that is not ErrNotFound", err)
+	}
+}
+
+// TestStoredForm reads the raw item: an unscored exam has no Score attribute
+// (a score of 0 has one), and the task token is stored only as its digest.
+func TestStoredForm(t *testing.T) {
+	ctx := context.Background()
+	table := newTable(t)
+	store := storage.New(server.Client(), table)
+	inc := incident(t, 1)
+	exam := inc.Exams[0].ExamId
+	if err := inc.BindTaskToken(exam, "secret-task-token"); err != nil {
+		t.Fatal(err)
+	}
+	raw := func() map[string]types.AttributeValue {
+		t.Helper()
+		out, err := server.Client().GetItem(ctx, &dynamodb.GetItemInput{
+			TableName: aws.String(table),
+			Key:       map[string]types.AttributeValue{storage.KeyAttribute: &types.AttributeValueMemberS{Value: inc.IncidentId}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.Item
+	}
+	examAttrs := func(item map[string]types.AttributeValue) map[string]types.AttributeValue {
+		return item["Exams"].(*types.AttributeValueMemberL).Value[0].(*types.AttributeValueMemberM).Value
+	}
+
+	if err := store.Save(ctx, &inc); err != nil {
+		t.Fatal(err)
+	}
+	item := raw()
+	e := examAttrs(item)
+	if _, ok := e["Score"]; ok {
+		t.Errorf("unscored exam has a Score attribute: %v", e["Score"])
+	}
+	if d, _ := e["TaskTokenDigest"].(*types.AttributeValueMemberS); d == nil || d.Value != domain.TaskTokenDigest("secret-task-token") {
+		t.Errorf("TaskTokenDigest = %v", e["TaskTokenDigest"])
+	}
+	if strings.Contains(fmt.Sprint(item), "secret-task-token") {
+		t.Errorf("the item holds the task token itself: %v", item)
+	}
+
+	if err := inc.RecordScore(exam, "secret-task-token", 0, "s"); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Save(ctx, &inc); err != nil {
+		t.Fatal(err)
+	}
+	if score, _ := examAttrs(raw())["Score"].(*types.AttributeValueMemberN); score == nil || score.Value != "0" {
+		t.Errorf("an exam scored 0 has Score %v, want the number 0", examAttrs(raw())["Score"])
 	}
 }
