@@ -23,7 +23,8 @@ type Delta struct {
 // Change is one resource's charge for one line item that differs between base and head.
 type Change struct {
 	Stack, LogicalID, Resource, Item string
-	// Status is "added" (the resource is new), "removed" (it is gone) or "changed".
+	// Status is "added" (the resource has this line item only in head), "removed" (only in
+	// base) or "changed".
 	Status                 string
 	BaseCents, HeadCents   int64
 	BaseDetail, HeadDetail string
@@ -47,8 +48,8 @@ func Compare(base, head *Report) (*Delta, error) {
 		detail []string
 	}
 	key := func(c Charge) string { return c.Stack + "\x00" + c.LogicalID + "\x00" + c.Item }
-	collect := func(r *Report) (map[string]*side, map[string]Charge, map[string]bool) {
-		sides, first, ids := map[string]*side{}, map[string]Charge{}, map[string]bool{}
+	collect := func(r *Report) (map[string]*side, map[string]Charge) {
+		sides, first := map[string]*side{}, map[string]Charge{}
 		for _, c := range r.Charges {
 			k := key(c)
 			if sides[k] == nil {
@@ -57,18 +58,10 @@ func Compare(base, head *Report) (*Delta, error) {
 			sides[k].cents += c.Cents
 			sides[k].detail = append(sides[k].detail, describe(r, c))
 		}
-		for _, list := range [][]Entry{r.Idle, r.NotPriced} {
-			for _, e := range list {
-				ids[e.Stack+"\x00"+e.LogicalID] = true
-			}
-		}
-		for _, c := range r.Charges {
-			ids[c.Stack+"\x00"+c.LogicalID] = true
-		}
-		return sides, first, ids
+		return sides, first
 	}
-	baseSides, baseFirst, baseIDs := collect(base)
-	headSides, headFirst, headIDs := collect(head)
+	baseSides, baseFirst := collect(base)
+	headSides, headFirst := collect(head)
 
 	keys := map[string]bool{}
 	for k := range baseSides {
@@ -79,11 +72,18 @@ func Compare(base, head *Report) (*Delta, error) {
 	}
 	for _, k := range sortedKeys(keys) {
 		b, h := baseSides[k], headSides[k]
+		ch := Change{Status: "changed"}
 		c := baseFirst[k]
 		if h != nil {
 			c = headFirst[k]
 		}
-		ch := Change{Stack: c.Stack, LogicalID: c.LogicalID, Resource: c.Resource, Item: c.Item}
+		ch.Stack, ch.LogicalID, ch.Resource, ch.Item = c.Stack, c.LogicalID, c.Resource, c.Item
+		switch {
+		case b == nil:
+			ch.Status = "added"
+		case h == nil:
+			ch.Status = "removed"
+		}
 		if b != nil {
 			ch.BaseCents, ch.BaseDetail = b.cents, strings.Join(b.detail, ", ")
 		}
@@ -92,15 +92,6 @@ func Compare(base, head *Report) (*Delta, error) {
 		}
 		if ch.BaseCents == ch.HeadCents && ch.BaseDetail == ch.HeadDetail {
 			continue
-		}
-		id := c.Stack + "\x00" + c.LogicalID
-		switch {
-		case !baseIDs[id]:
-			ch.Status = "added"
-		case !headIDs[id]:
-			ch.Status = "removed"
-		default:
-			ch.Status = "changed"
 		}
 		d.Changes = append(d.Changes, ch)
 	}
@@ -197,7 +188,7 @@ func (d *Delta) stackLine(w *doc, stack string) string {
 		it.cents += c.Cents()
 		part := c.Status + " " + w.code(c.Resource)
 		if c.Status == "changed" && c.BaseDetail != c.HeadDetail {
-			part += ": " + orNone(c.BaseDetail) + " → " + orNone(c.HeadDetail)
+			part += ": " + c.BaseDetail + " → " + c.HeadDetail
 		}
 		it.parts = append(it.parts, part)
 	}
@@ -213,13 +204,6 @@ func (d *Delta) stackLine(w *doc, stack string) string {
 	}
 	total := d.Head.StackCents(stack) - d.Base.StackCents(stack)
 	return fmt.Sprintf("%s %s: %s", w.code(stack), w.bold(signed(total)+"/"+d.Head.period()), strings.Join(parts, ", "))
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "none"
-	}
-	return s
 }
 
 func abs(c int64) int64 {

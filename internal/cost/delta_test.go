@@ -91,3 +91,19 @@ func TestCompareNewAndRemovedStacks(t *testing.T) {
 		t.Error("compared a month with an hour")
 	}
 }
+
+func TestCompareReadsAChangeOfClassAsOneChange(t *testing.T) {
+	p := defaultPrices(t)
+	base, _ := Estimate(fixture(t), p)
+	changed := fixture(t)
+	resources(changed, "Stage-Data")["Db"].(map[string]any)["Properties"].(map[string]any)["DBInstanceClass"] = "db.t4g.medium"
+	head, _ := Estimate(changed, p)
+	d, err := Compare(base, head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "- `Stage-Data` **+$48.18/month**: RDS instance +$48.18 (changed `Stage/Data/Db`: postgres db.t4g.small, Multi-AZ → postgres db.t4g.medium, Multi-AZ)"
+	if md := d.Render(Markdown); !strings.Contains(md, want) {
+		t.Errorf("delta lacks %q:\n%s", want, md)
+	}
+}

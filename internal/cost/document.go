@@ -78,7 +78,20 @@ func (r *Report) categoryCell(cat Category) string {
 	var sum int64
 	for _, l := range lines {
 		f, _ := r.Prices.Figure(l.Figure)
-		parts = append(parts, l.Item+" × "+quantity(f, l.Quantity))
+		part := l.Item + " × " + quantity(f, l.Quantity)
+		// "RDS instance × 1" says little: name its class.
+		if strings.HasPrefix(l.Figure, "rds.") && f.unit() == "" {
+			var details []string
+			for _, c := range r.Charges {
+				if c.Category == cat && c.Item == l.Item && c.Figure == l.Figure && c.Detail != "" && !slices.Contains(details, c.Detail) {
+					details = append(details, c.Detail)
+				}
+			}
+			if len(details) > 0 {
+				part += " (" + strings.Join(details, "; ") + ")"
+			}
+		}
+		parts = append(parts, part)
 		sum += l.Cents
 	}
 	return usd(sum) + ": " + strings.Join(parts, ", ")

@@ -407,7 +407,8 @@ func (e *estimator) dbInstance(r res) {
 	}
 	key := fmt.Sprintf("rds.%s.%s.%s", engine, class, deployment)
 	if _, ok := e.report.Prices.Figure(key); ok {
-		e.charge(r, fmt.Sprintf("RDS %s %s (%s)", engine, class, label), CatDatabase, key, 1, "")
+		// The class is a detail, not the item, so a change of class reads as one change.
+		e.charge(r, "RDS instance", CatDatabase, key, 1, fmt.Sprintf("%s %s, %s", engine, class, label))
 	} else {
 		e.notPriced(r, fmt.Sprintf("no price for RDS %s %s %s in region %s in the price table (figure %s)", engine, class, label, e.report.Prices.Region, key))
 	}

@@ -142,7 +142,7 @@ func TestEstimateFixture(t *testing.T) {
 		{"App-Svc", "X86Service", "Fargate memory (Linux/x86_64)"}:                        649,
 		{"App-Svc", "Alarm", "CloudWatch alarm (high resolution)"}:                        30,
 		{"App-Svc", "Key", "KMS customer managed key"}:                                    100,
-		{"Stage-Data", "Db", "RDS postgres db.t4g.small (Multi-AZ)"}:                      4672,
+		{"Stage-Data", "Db", "RDS instance"}:                                              4672, // db.t4g.small Multi-AZ
 		{"Stage-Data", "Db", "RDS storage gp3"}:                                           1150, // 50 GB × 2
 		{"Stage-Data", "Db", "Secrets Manager secret (RDS-managed master password)"}:      40,
 		{"Stage-Data", "BigDb", "RDS storage gp3"}:                                        1150, // default storage type
