@@ -318,3 +318,38 @@ func TestUpstreamIsPricedCompletely(t *testing.T) {
 		t.Errorf("upstream: %d NAT gateways, NAT %d cents, IPv4 %d cents", nat, r.CategoryCents(CatNAT), r.CategoryCents(CatIPv4))
 	}
 }
+
+// TestValuesOnlyKnownAtDeployTimeAreNotPriced: parameters, imports and other intrinsics
+// leave a resource unpriced with the reason, never priced with a guess or silently dropped.
+func TestValuesOnlyKnownAtDeployTimeAreNotPriced(t *testing.T) {
+	ref := map[string]any{"Ref": "Param"}
+	tests := []struct {
+		res  map[string]any
+		want string
+	}{
+		{map[string]any{"Type": "AWS::RDS::DBInstance", "Properties": map[string]any{"Engine": "postgres", "DBInstanceClass": ref, "AllocatedStorage": "20"}}, "DBInstanceClass is not a literal"},
+		{map[string]any{"Type": "AWS::RDS::DBInstance", "Properties": map[string]any{"Engine": "postgres", "DBInstanceClass": "db.t4g.micro", "AllocatedStorage": ref}}, "AllocatedStorage is not a literal"},
+		{map[string]any{"Type": "AWS::ECS::Service", "Properties": map[string]any{"LaunchType": "FARGATE", "DesiredCount": ref, "TaskDefinition": map[string]any{"Ref": "Task"}}}, "DesiredCount is not a literal"},
+		{map[string]any{"Type": "AWS::ElasticLoadBalancingV2::LoadBalancer", "Properties": map[string]any{"Subnets": map[string]any{"Fn::Split": []any{",", map[string]any{"Fn::ImportValue": "Subnets"}}}}}, "subnets are not a list"},
+		{map[string]any{"Type": "AWS::EC2::VPCEndpoint", "Properties": map[string]any{"VpcEndpointType": "Interface", "SubnetIds": ref}}, "subnets are not a list"},
+		{map[string]any{"Type": "AWS::ECS::Service", "Properties": map[string]any{"LaunchType": "FARGATE"}}, "task definition is not in this template"},
+		{map[string]any{"Type": "AWS::RDS::DBInstance", "Properties": map[string]any{"DBClusterIdentifier": "c", "DBInstanceClass": "db.r7g.large", "Engine": "aurora-postgresql"}}, "Aurora"},
+	}
+	for _, tc := range tests {
+		tpl := map[string]any{"Resources": map[string]any{
+			"X":    tc.res,
+			"Task": map[string]any{"Type": "AWS::ECS::TaskDefinition", "Properties": map[string]any{"Cpu": "256", "Memory": "512"}},
+		}}
+		r, err := Estimate(map[string]map[string]any{"S": tpl}, defaultPrices(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, e := range r.NotPriced {
+			found = found || (e.LogicalID == "X" && strings.Contains(e.Reason, tc.want))
+		}
+		if !found {
+			t.Errorf("%v: not priced = %+v, want one for X saying %q", tc.res, r.NotPriced, tc.want)
+		}
+	}
+}
