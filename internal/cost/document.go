@@ -102,7 +102,7 @@ func writeUpstream(w *doc, app, upstream *Report, up *Upstream) {
 	w.para(fmt.Sprintf("The upstream recipe ([its Terraform](%s)) is described as data in `internal/cost/upstream.json`, resource by resource with the line of Terraform it comes from, "+
 		"and priced by the same rules and table as this app's templates.", up.Source))
 	rows := [][]string{}
-	for _, cat := range append(slices.Clone(categoryOrder), categoryLast) {
+	for _, cat := range categoryOrder {
 		u, a := upstream.CategoryCents(cat), app.CategoryCents(cat)
 		if len(upstream.categoryItems(cat)) == 0 && len(app.categoryItems(cat)) == 0 {
 			continue

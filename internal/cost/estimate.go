@@ -13,15 +13,14 @@ type Category string
 
 // Categories of charges, in the order reports list them.
 const (
-	CatNAT       Category = "NAT gateways"
-	CatIPv4      Category = "public IPv4 addresses"
-	CatLB        Category = "load balancers"
-	CatCompute   Category = "Fargate tasks"
-	CatDatabase  Category = "database"
-	CatSecrets   Category = "secrets and keys"
-	CatNetwork   Category = "VPC endpoints"
-	CatMonitor   Category = "alarms"
-	categoryLast Category = "other"
+	CatNAT      Category = "NAT gateways"
+	CatIPv4     Category = "public IPv4 addresses"
+	CatLB       Category = "load balancers"
+	CatCompute  Category = "Fargate tasks"
+	CatDatabase Category = "database"
+	CatSecrets  Category = "secrets and keys"
+	CatNetwork  Category = "VPC endpoints"
+	CatMonitor  Category = "alarms"
 )
 
 var categoryOrder = []Category{CatNAT, CatIPv4, CatLB, CatCompute, CatDatabase, CatSecrets, CatNetwork, CatMonitor}

@@ -188,9 +188,6 @@ func (p *Prices) Figure(key string) (Figure, bool) {
 	return f, ok
 }
 
-// Table returns the table the prices come from.
-func (p *Prices) Table() *Table { return p.table }
-
 // DateRange returns the oldest and newest figure dates of the region.
 func (p *Prices) DateRange() (oldest, newest string) {
 	for _, f := range p.figures {
