@@ -234,7 +234,7 @@ func writeRun(w *doc, run *Report) {
 	w.heading(2, "What a CI run of the trace-based tests costs")
 	w.para(fmt.Sprintf("`.github/workflows/tracetest-deploy.yml` deploys an isolated copy of the stacks, runs `make tracetest` and destroys the copy, database included ([PULL_REQUESTS.md](PULL_REQUESTS.md)). "+
 		"The same templates priced for one hour (`go run ./cmd/cost -hours 1`) cost **%s**: NAT gateway and load balancer hours are billed per started hour, Fargate per second and RDS per second with a 10-minute minimum, "+
-		"so one hour bounds a run that finishes within the hour (deploying the database takes most of it). Monthly items (the secret) are prorated.", usd(run.TotalCents())))
+		"so one hour bounds a run that finishes within the hour (deploying the database takes most of it); a run that uses the job's whole 120 minutes costs twice that. Monthly items (the secret) are prorated.", usd(run.TotalCents())))
 	rows := [][]string{}
 	for _, stack := range run.Stacks {
 		rows = append(rows, []string{"`" + stack + "`", usd(run.StackCents(stack))})
