@@ -18,10 +18,17 @@ BASE ?= origin/main
 OUTPUTS ?= cdk-outputs.json
 # Extra CDK CLI arguments, e.g. CDK_ARGS="-c natGateways=2".
 CDK_ARGS ?=
+# When `make deploy` asks before deploying: broadening (IAM or security-group changes that
+# widen access); CI, which has no terminal to answer, sets never.
+REQUIRE_APPROVAL ?= broadening
+# Region the idle cost is priced in (the stacks are environment-agnostic); COST_ARGS adds
+# cmd/cost flags, e.g. COST_ARGS="-hours 1 -format markdown".
+COST_REGION ?= us-east-1
+COST_ARGS ?=
 # The stack name prefix the deployment used (cdk.json's, unless deployed with -c prefix=...).
 PREFIX ?= $(shell sed -n 's/.*"prefix": *"\([^"]*\)".*/\1/p' cdk.json)
 
-.PHONY: tools synth guard diagrams test unit e2e bench determinism diff deploy destroy tracetest clean
+.PHONY: tools synth guard diagrams cost cost-doc lint test unit e2e bench determinism diff deploy destroy tracetest clean
 
 tools: ## install the pinned tools (npm packages, DynamoDB Local, Lambda RIE)
 	bash scripts/install-tools.sh
@@ -35,6 +42,17 @@ guard: ## cfn-guard with the AWS Control Tower rules over cdk.out (run make synt
 
 diagrams: synth ## regenerate docs/ARCHITECTURE.md (Mermaid) from cdk.out and the ASL
 	go run ./cmd/diagrams -cdk-out $(OUT) -o docs/ARCHITECTURE.md -readme README.md
+
+cost: synth ## idle monthly cost of the synthesized stacks, per stack, from internal/cost/prices.json
+	go run ./cmd/cost -cdk-out $(OUT) -region $(COST_REGION) $(COST_ARGS)
+
+cost-doc: synth ## regenerate docs/COST.md from cdk.out and the price table (a test fails when it is stale)
+	go run ./cmd/cost -cdk-out $(OUT) -doc docs/COST.md
+
+# shellcheck and pyflakes are off: actionlint would use whatever version the machine has,
+# and every tool here is pinned.
+lint: tools ## actionlint (pinned in scripts/install-tools.sh) over every GitHub Actions workflow
+	actionlint -shellcheck= -pyflakes= .github/workflows/*.yml
 
 test: tools ## vet + unit and integration tests + local end-to-end run
 	go vet ./...
@@ -52,11 +70,11 @@ bench: tools ## benchmarks; figures are written down in docs/BENCHMARKS.md
 determinism: tools ## synthesize from two checkout paths and compare byte for byte
 	bash scripts/check-determinism.sh
 
-diff: tools ## offline diff of every stack against the synth of $(BASE) (no credentials)
-	bash scripts/diff.sh $(BASE)
+diff: tools ## offline diff of every stack against the synth of $(BASE), with the idle cost change (no credentials)
+	COST_REGION=$(COST_REGION) bash scripts/diff.sh $(BASE)
 
 deploy: tools ## deploy every stack (needs AWS credentials)
-	$(CDK) deploy --all --require-approval broadening --outputs-file $(OUTPUTS) $(CDK_ARGS)
+	$(CDK) deploy --all --require-approval $(REQUIRE_APPROVAL) --outputs-file $(OUTPUTS) $(CDK_ARGS)
 
 destroy: tools ## destroy every stack (the database keeps a final snapshot by default)
 	$(CDK) destroy --all $(CDK_ARGS)

@@ -60,6 +60,8 @@ type appStacks struct {
 	Data      *stacks.DataStack
 	Tracetest *stacks.TracetestStack
 	Workflow  *stacks.WorkflowStack
+	// CiRole is nil unless githubOidcRepo is set.
+	CiRole *stacks.CiRoleStack
 }
 
 // newApp adds the stacks to app, wired the way the architecture diagram in the README draws
@@ -98,7 +100,20 @@ func newApp(app awscdk.App) (*appStacks, error) {
 		StackProps: awscdk.StackProps{Description: jsii.String("Tracetest + Step Functions: the plagiarism workflow under test")},
 	})
 
+	// The GitHub Actions role (docs/PULL_REQUESTS.md) is opt-in: -c githubOidcRepo=owner/repo.
+	ci, err := stacks.CiRoleConfigFromContext(app)
+	if err != nil {
+		return nil, err
+	}
+	var ciRole *stacks.CiRoleStack
+	if ci != nil {
+		ciRole = stacks.NewCiRoleStack(app, cfg.StackName("GitHubCi"), &stacks.CiRoleStackProps{
+			StackProps:   awscdk.StackProps{Description: jsii.String("Tracetest + Step Functions: role for the GitHub Actions trace-based test workflow")},
+			CiRoleConfig: *ci,
+		})
+	}
+
 	stacks.AddComplianceChecks(app)
 
-	return &appStacks{Config: cfg, Network: network, Data: data, Tracetest: tracetest, Workflow: workflow}, nil
+	return &appStacks{Config: cfg, Network: network, Data: data, Tracetest: tracetest, Workflow: workflow, CiRole: ciRole}, nil
 }

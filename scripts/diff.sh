@@ -6,10 +6,17 @@
 #   scripts/diff.sh BASE                       # e.g. origin/main, HEAD~3, a SHA
 #   DIFF_AGAINST=deployed scripts/diff.sh      # plain `cdk diff` against the deployed stacks
 #                                              # (needs AWS credentials)
+#   DIFF_AGAINST=assemblies DIFF_BASE_OUT=a.out DIFF_HEAD_OUT=b.out scripts/diff.sh
+#                                              # two cloud assemblies synthesized already
+#
+# The report starts with the idle monthly cost before and after, per stack, and the resources
+# that change it (cmd/cost, priced from internal/cost/prices.json).
 #
 # Environment:
 #   DIFF_REPORT   Markdown report to write (default: cdk-diff.md at the repository root)
-#   DIFF_AGAINST  "base" (default) or "deployed"
+#   DIFF_AGAINST  "base" (default), "deployed" or "assemblies"
+#   COST_REGION   region the idle cost is priced in (default us-east-1; the stacks are
+#                 environment-agnostic, so the templates do not say)
 #
 # Exit status: 0 when the diff ran (with or without differences), non-zero when a synth or
 # a `cdk diff` failed. A stack only in the working tree is "new" (diffed against an empty
@@ -21,10 +28,15 @@ cd "$root"
 against=${DIFF_AGAINST:-base}
 report=${DIFF_REPORT:-$root/cdk-diff.md}
 base=${1:-}
+cost_region=${COST_REGION:-us-east-1}
 case "$against" in
   base) [[ -n "$base" ]] || { echo "usage: scripts/diff.sh BASE (a commit, e.g. origin/main)" >&2; exit 2; } ;;
   deployed) base="" ;;
-  *) echo "diff: DIFF_AGAINST must be 'base' or 'deployed', not '$against'" >&2; exit 2 ;;
+  assemblies)
+    for v in DIFF_BASE_OUT DIFF_HEAD_OUT; do
+      [[ -f "${!v:-}/manifest.json" ]] || { echo "diff: DIFF_AGAINST=assemblies needs $v, a cloud assembly directory (no manifest.json in '${!v:-}')" >&2; exit 2; }
+    done ;;
+  *) echo "diff: DIFF_AGAINST must be 'base', 'deployed' or 'assemblies', not '$against'" >&2; exit 2 ;;
 esac
 
 # Same tools as the Makefile: the pinned CDK CLI and Node 22 from node_modules.
@@ -66,11 +78,19 @@ synth() { # synth SRC OUT LABEL
   fi
 }
 
-head_out="$tmp/head.out"
-synth "$root" "$head_out" "the working tree"
+# The cost command reads the templates only; building it first fails fast on a broken tree.
+go build -o "$tmp/cost" ./cmd/cost
 
+head_out="$tmp/head.out"
 base_out="$tmp/base.out"
 base_label=""
+if [[ "$against" == assemblies ]]; then
+  head_out=$(cd "$DIFF_HEAD_OUT" && pwd)
+  base_out=$(cd "$DIFF_BASE_OUT" && pwd)
+  base_label="$DIFF_BASE_OUT"
+else
+  synth "$root" "$head_out" "the working tree"
+fi
 if [[ "$against" == base ]]; then
   sha=$(git rev-parse --verify --quiet "$base^{commit}") || { echo "diff: '$base' is not a commit (fetch it first: git fetch origin)" >&2; exit 2; }
   base_label="$base ($(git rev-parse --short "$sha"))"
@@ -83,12 +103,13 @@ if [[ "$against" == base ]]; then
   else
     echo "diff: $base_label has no cdk.json: every stack is new" >&2
     mkdir -p "$base_out"
+    echo '{"artifacts": {}}' >"$base_out/manifest.json"
   fi
 fi
 
 declare -A head_tpl base_tpl
 while IFS=$'\t' read -r id file; do head_tpl[$id]=$file; done < <(stacks "$head_out")
-if [[ "$against" == base ]]; then
+if [[ "$against" != deployed ]]; then
   while IFS=$'\t' read -r id file; do base_tpl[$id]=$file; done < <(stacks "$base_out")
 fi
 mapfile -t all < <(printf '%s\n' "${!head_tpl[@]}" "${!base_tpl[@]}" | sed '/^$/d' | sort -u)
@@ -108,7 +129,7 @@ $(node -e '
     console.log("[-] " + r.Type + " " + ((r.Metadata || {})["aws:cdk:path"] || id));' "$base_out/${base_tpl[$stack]}")"
   else
     args=(diff --no-color --app "$head_out" --exclusively)
-    if [[ "$against" == base ]]; then
+    if [[ "$against" != deployed ]]; then
       template="$tmp/empty.template.json"
       [[ -n "${base_tpl[$stack]:-}" ]] && template="$base_out/${base_tpl[$stack]}"
       if ! out=$(cd "$tmp" && offline "$cdk" "${args[@]}" --template "$template" "$stack" 2>&1); then
@@ -128,7 +149,7 @@ $(node -e '
       -e '/^Hold on while we create a read-only change set/d' | sed -e '/./,$!d' | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}')
     if grep -q '^There were no differences' <<<"$out"; then
       status="no differences"
-    elif [[ "$against" == base && -z "${base_tpl[$stack]:-}" ]]; then
+    elif [[ "$against" != deployed && -z "${base_tpl[$stack]:-}" ]]; then
       status="new"
     else
       status="changed"
@@ -145,14 +166,32 @@ $(node -e '
   fi
 done
 
+# The idle cost before and after (or, against the deployed stacks, of the working tree).
+if [[ "$against" == deployed ]]; then
+  cost_args=(-cdk-out "$head_out")
+else
+  cost_args=(-base "$base_out" -cdk-out "$head_out")
+fi
+if ! "$tmp/cost" "${cost_args[@]}" -region "$cost_region" -format markdown >"$tmp/cost.md" 2>"$tmp/cost.err"; then
+  cat "$tmp/cost.err" >&2
+  echo "diff: pricing the idle cost failed (set COST_REGION to a region of internal/cost/prices.json)" >&2
+  exit 1
+fi
+
 {
   if [[ "$against" == base ]]; then
     echo "## cdk diff against $base_label"
     echo
     echo "Offline: both sides synthesized from source; \`cdk diff --template\` compares the templates, no AWS account involved."
+  elif [[ "$against" == assemblies ]]; then
+    echo "## cdk diff against $base_label"
+    echo
+    echo "Offline: two cloud assemblies; \`cdk diff --template\` compares the templates, no AWS account involved."
   else
     echo "## cdk diff against the deployed stacks"
   fi
+  echo
+  cat "$tmp/cost.md"
   echo
   if [[ "$changed" -eq 0 ]]; then
     echo "**No differences** in ${#all[@]} stacks."

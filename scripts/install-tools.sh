@@ -12,6 +12,7 @@ root=$(pwd)
 # Pinned versions. Change them here only.
 DYNAMODB_LOCAL_NPM=amplify-dynamodb-simulator@2.9.30   # ships the real DynamoDB Local jar
 RIE_VERSION=v0.0.0-20261030222936-bef5c4ba774d         # aws-lambda-runtime-interface-emulator has no tags
+ACTIONLINT_VERSION=v1.7.12                              # github.com/rhysd/actionlint, lints .github/workflows
 
 tools="$root/.tools"
 mkdir -p "$tools/bin"
@@ -44,6 +45,13 @@ if [ ! -x "$tools/bin/aws-lambda-rie" ] || [ "$(cat "$tools/bin/.rie-version" 2>
   GOBIN="$tools/bin" GOFLAGS=-mod=mod go install \
     "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$RIE_VERSION"
   echo "$RIE_VERSION" > "$tools/bin/.rie-version"
+fi
+
+# actionlint, built from source by the Go toolchain (checked against the Go checksum database).
+if [ ! -x "$tools/bin/actionlint" ] || [ "$(cat "$tools/bin/.actionlint-version" 2>/dev/null)" != "$ACTIONLINT_VERSION" ]; then
+  echo "install-tools: actionlint@$ACTIONLINT_VERSION"
+  GOBIN="$tools/bin" GOFLAGS=-mod=mod go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION"
+  echo "$ACTIONLINT_VERSION" > "$tools/bin/.actionlint-version"
 fi
 
 echo "install-tools: ok (node $(node_modules/.bin/node --version), cdk $(node_modules/.bin/cdk --version 2>/dev/null | cut -d' ' -f1))"
