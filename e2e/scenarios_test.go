@@ -209,7 +209,7 @@ func TestSubmitExamRejectsWrongExamAndSpentToken(t *testing.T) {
 	submitRejected(t, ctx, "wrong IncidentId", mainMachine, id, uuid.NewString(), examID, 80, n.Token, 404, "incident")
 	submitRejected(t, ctx, "score out of range", mainMachine, id, id, examID, 101, n.Token, 400, "Score")
 	submitRejected(t, ctx, "missing token", mainMachine, id, id, examID, 80, "", 400, "TaskToken")
-	submitRejected(t, ctx, "unknown token", mainMachine, id, id, examID, 80, "AAAA"+n.Token[4:], 409, "")
+	submitRejected(t, ctx, "unknown token", mainMachine, id, id, examID, 80, "AAAA"+n.Token[4:], 403, "")
 
 	submitOK(t, ctx, mainMachine, n, 80)
 	checkOutcome(t, ctx, e, "student-wrong", id, outcome{path: passPath, resolved: true, scores: []int{80}, results: []int{0}})
