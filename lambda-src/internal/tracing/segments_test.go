@@ -54,6 +54,9 @@ type Invocation struct {
 	// function, with its trace and parent ids replaced by <trace> and <lambda>.
 	TraceHeader string `json:"traceHeader"`
 	Segments    []any  `json:"segments"`
+	// Downstream are the X-Amzn-Trace-Id headers Step Functions and SES saw
+	// (DynamoDB Local does not show them), normalized like the documents.
+	Downstream []string `json:"downstreamTraceHeaders,omitempty"`
 }
 
 // TestSegments runs the six real function binaries, built from lambda-src/cmd,
@@ -115,9 +118,10 @@ func captureWorkflow(t *testing.T) Capture {
 	}
 
 	daemon := listenDaemon(t)
-	stepFunctions := httptest.NewServer(http.HandlerFunc(serveStepFunctions))
+	seen := &traceHeaders{}
+	stepFunctions := httptest.NewServer(seen.record(serveStepFunctions))
 	t.Cleanup(stepFunctions.Close)
-	ses := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ses := httptest.NewServer(seen.record(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost || r.URL.Path != "/v2/email/outbound-emails" {
 			http.Error(w, "unexpected SES call "+r.Method+" "+r.URL.Path, http.StatusNotFound)
 			return
@@ -145,7 +149,7 @@ func captureWorkflow(t *testing.T) Capture {
 		"TRACE_TASK_TOKEN":                 "true",
 		"NOTIFICATION_MODE":                "log",
 	}
-	w := &workflow{t: t, bin: bin, env: env, daemon: daemon}
+	w := &workflow{t: t, bin: bin, env: env, daemon: daemon, seen: seen}
 
 	// The state machine's happy path, each state in its own trace.
 	registered := w.invoke("RegisterIncident registers an incident (no AWS call)", "registerincident", sampled, nil, `{"StudentId":"tracetest"}`)
@@ -241,6 +245,21 @@ func (d *daemon) received() [][]byte {
 	}
 }
 
+// traceHeaders records the X-Amzn-Trace-Id header of every request.
+type traceHeaders struct {
+	mu   sync.Mutex
+	seen []string
+}
+
+func (h *traceHeaders) record(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		h.seen = append(h.seen, r.Header.Get("X-Amzn-Trace-Id"))
+		h.mu.Unlock()
+		next(w, r)
+	}
+}
+
 // serveStepFunctions answers SendTaskHeartbeat and SendTaskSuccess as Step
 // Functions does for an open task, a spent one and an outage.
 func serveStepFunctions(w http.ResponseWriter, r *http.Request) {
@@ -273,6 +292,7 @@ type workflow struct {
 	bin    string
 	env    map[string]string
 	daemon *daemon
+	seen   *traceHeaders
 	runs   []run
 }
 
@@ -328,15 +348,32 @@ func (w *workflow) capture() Capture {
 		if err := json.Unmarshal(body, &top); err != nil {
 			t.Fatalf("segment document %s: %v", body, err)
 		}
+		if _, err := readSegment(body, readOptions{}); err != nil {
+			t.Errorf("Tracetest v1.7.1 cannot read %s: %v", body, err)
+		}
 		byTrace[top.TraceID] = append(byTrace[top.TraceID], body)
 	}
+	downstream := map[string][]string{}
+	w.seen.mu.Lock()
+	for _, h := range w.seen.seen {
+		root, _, _ := strings.Cut(strings.TrimPrefix(h, "Root="), ";")
+		downstream[root] = append(downstream[root], h)
+	}
+	w.seen.mu.Unlock()
 	c := Capture{Comment: "The X-Ray segment documents the functions send to the daemon (UDP), per invocation, " +
 		"normalized: ids, times, request ids, byte counts and generated UUIDs replaced. " +
 		"Recorded by go test ./lambda-src/internal/tracing -run TestSegments -update"}
 	for _, r := range w.runs {
-		segs, err := normalize(byTrace[r.traceID], r.traceID, r.parentID)
+		segs, ids, err := normalize(byTrace[r.traceID], r.traceID, r.parentID)
 		if err != nil {
 			t.Fatalf("%s (%s): %v", r.Function, r.Case, err)
+		}
+		for _, h := range downstream[r.traceID] {
+			h = strings.Replace(h, "Root="+r.traceID, "Root=<trace>", 1)
+			for id, name := range ids {
+				h = strings.Replace(h, "Parent="+id+";", "Parent="+name+";", 1)
+			}
+			r.Downstream = append(r.Downstream, h)
 		}
 		delete(byTrace, r.traceID)
 		r.Segments = segs
@@ -503,18 +540,19 @@ var uuidPattern = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-
 // run to run: ids become <id:N> in document order (the function's segment,
 // the trace header's Parent, is <lambda>), times <time>, request ids
 // <request-id>, byte counts <bytes>, UUIDs <uuid>, exception ids and stacks
-// and the working directory placeholders. It checks the ids and times first.
-func normalize(docs [][]byte, traceID, lambdaID string) ([]any, error) {
+// and the working directory placeholders. It checks the ids and times first,
+// and returns the id map too.
+func normalize(docs [][]byte, traceID, lambdaID string) ([]any, map[string]string, error) {
 	var segs []map[string]any
 	for _, doc := range docs {
 		dec := json.NewDecoder(bytes.NewReader(doc))
 		dec.UseNumber()
 		var seg map[string]any
 		if err := dec.Decode(&seg); err != nil {
-			return nil, fmt.Errorf("document %s: %w", doc, err)
+			return nil, nil, fmt.Errorf("document %s: %w", doc, err)
 		}
 		if seg["trace_id"] != traceID {
-			return nil, fmt.Errorf("document %s: trace_id is not %s", doc, traceID)
+			return nil, nil, fmt.Errorf("document %s: trace_id is not %s", doc, traceID)
 		}
 		segs = append(segs, seg)
 	}
@@ -537,17 +575,17 @@ func normalize(docs [][]byte, traceID, lambdaID string) ([]any, error) {
 	}
 	for _, seg := range segs {
 		if err := number(seg); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	var out []any
 	for _, seg := range segs {
 		if err := rewrite(seg, traceID, ids); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		out = append(out, seg)
 	}
-	return out, nil
+	return out, ids, nil
 }
 
 func subsegments(seg map[string]any) []map[string]any {
