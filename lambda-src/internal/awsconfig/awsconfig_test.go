@@ -162,7 +162,6 @@ func TestSameAsLoadDefaultConfig(t *testing.T) {
 			"AWS_LAMBDA_FUNCTION_NAME": "f", "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
 			"AWS_ACCESS_KEY_ID": "e2e", "AWS_SECRET_ACCESS_KEY": "e2e",
 			"AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:8000", "AWS_ENDPOINT_URL_SFN": "http://127.0.0.1:8001/sfn",
-			"AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
 		}, 0},
 		{"every service's own endpoint and a global one", merge(lambdaEnv(), map[string]string{
 			"AWS_ENDPOINT_URL": "https://global.example.com", "AWS_ENDPOINT_URL_SESV2": "https://ses.example.com",
