@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -397,4 +398,37 @@ func mustMarshal(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return data
+}
+
+// TestConcurrentInvocations: invocations running at once in one process (as
+// Lambda Managed Instances run them) each record under their own trace.
+func TestConcurrentInvocations(t *testing.T) {
+	received := listen(t)
+	const n = 20
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			root := fmt.Sprintf("1-6790a2b0-%024x", i)
+			ctx := invocation("Root=" + root + ";Parent=" + lambdaID + ";Sampled=1")
+			RecordNotification(ctx, Notification{ExamId: root}, func(ctx context.Context) error {
+				_, s := begin(ctx, "inner")
+				s.end(nil, nil)
+				return nil
+			})
+		}()
+	}
+	wg.Wait()
+	seen := map[string]bool{}
+	for _, gram := range received(n) {
+		doc := decode(t, gram)
+		root, _ := doc["trace_id"].(string)
+		examID := doc["metadata"].(map[string]any)["default"].(map[string]any)["ExamId"]
+		subs, _ := doc["subsegments"].([]any)
+		if examID != root || len(subs) != 1 || seen[root] {
+			t.Errorf("document %v: its metadata, child or trace belongs to another invocation", doc)
+		}
+		seen[root] = true
+	}
 }
