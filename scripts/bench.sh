@@ -2,7 +2,8 @@
 # Measures what docs/BENCHMARKS.md reports, on this machine, and prints a Markdown table:
 #   - make synth, cold (empty Go build cache and Lambda build cache) and warm
 #   - go test ./... warm (unit, integration, end to end)
-#   - the Lambda handler benchmarks against DynamoDB Local, and the binary sizes
+#   - the Lambda handler benchmarks against DynamoDB Local, the binary sizes, and the
+#     functions' cold start next to a hello-world Go Lambda under the emulator
 # Usage: bash scripts/bench.sh   (or make bench). Takes several minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,3 +45,7 @@ echo
 echo '```'
 bash lambda-src/scripts/sizes.sh 2>&1 | tail -8
 echo '```'
+echo
+echo "### Lambda cold start under aws-lambda-rie (first invoke to answer, vs hello world)"
+echo
+go run ./lambda-src/scripts/coldstart -n 15

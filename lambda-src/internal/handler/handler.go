@@ -28,12 +28,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/awsconfig"
 	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/domain"
 	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/storage"
-	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/tracing"
 )
 
 // Getenv reads an environment variable; os.Getenv in production.
@@ -42,15 +41,14 @@ type Getenv func(string) string
 // saveAttempts bounds the load-change-save retries after a concurrent write.
 const saveAttempts = 3
 
-// AWSConfig loads the default AWS configuration (which honours
-// AWS_ENDPOINT_URL_<SERVICE>) and traces every AWS call with X-Ray. It is the
+// AWSConfig builds the AWS configuration from Lambda's environment (which
+// honours AWS_ENDPOINT_URL_<SERVICE>); every AWS call is traced. It is the
 // only place a function creates its AWS configuration.
 func AWSConfig(ctx context.Context) (aws.Config, error) {
-	cfg, err := config.LoadDefaultConfig(ctx)
+	cfg, err := awsconfig.Load(ctx)
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
 	}
-	tracing.Instrument(&cfg)
 	return cfg, nil
 }
 

@@ -1,7 +1,18 @@
-// Package tracing is the only package that imports the AWS X-Ray SDK for Go,
-// which is in maintenance mode: keeping its surface this small makes it cheap
-// to replace. In Lambda the SDK reads the trace header the runtime puts in the
-// invocation context and sends subsegments to AWS_XRAY_DAEMON_ADDRESS.
+// Package tracing records what a Lambda function does as AWS X-Ray subsegments
+// and sends them to the X-Ray daemon that Lambda runs beside every function
+// with active tracing. It uses only the two formats AWS documents for that: the
+// segment document (JSON) and the daemon's UDP protocol (a header line, then
+// the document), so it needs no X-Ray SDK (the one for Go reaches end of
+// support on 2027-02-25) and no OpenTelemetry pipeline.
+//
+// Subsegments hang under the function's segment, which Lambda itself records:
+// its id is the Parent of the invocation's trace header, which aws-lambda-go
+// puts in the handler's context (from the Runtime API's Lambda-Runtime-Trace-Id).
+// Only sampled traces (Sampled=1) are sent. Without a trace header, nothing is
+// recorded and the traced code runs as usual.
+//
+// docs/LAMBDAS.md ("Tracing") says why this design was chosen and what only a
+// deployment can confirm.
 package tracing
 
 import (
@@ -9,22 +20,29 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-xray-sdk-go/instrumentation/awsv2"
-	"github.com/aws/aws-xray-sdk-go/xray"
 )
 
 // NotificationSegment is the name of the subsegment that records a
 // notification; the trace-based tests read the task token from it.
 const NotificationSegment = "NotificationData"
 
+// metadataNamespace is the namespace of NotificationData's metadata: Tracetest
+// makes it the span attribute aws.xray.metadata.default.
+const metadataNamespace = "default"
+
 // Instrument makes every AWS call of clients built from cfg a subsegment
-// named after the service id (DynamoDB, SFN, SESv2, ...) with aws.operation.
+// named after the service id (DynamoDB, SFN, SESv2, ...) in namespace aws,
+// with aws.operation, aws.region, aws.request_id, aws.table_name (when the
+// input names a table), aws.retries (when the call was retried), the HTTP
+// status, and the error, throttle and fault flags. It also passes the trace on
+// to the service in the X-Amzn-Trace-Id header. Calling it twice is harmless.
 func Instrument(cfg *aws.Config) {
-	awsv2.AWSV2Instrumentor(&cfg.APIOptions)
+	cfg.APIOptions = append(cfg.APIOptions, addMiddleware)
 }
 
 // Notification is what the NotificationData subsegment records, as metadata
-// in the default namespace.
+// in the default namespace. Empty fields are left out, so a caller that must
+// not record one of them (the task token) leaves it empty.
 type Notification struct {
 	TaskToken  string
 	ExamId     string
@@ -32,24 +50,32 @@ type Notification struct {
 }
 
 // RecordNotification runs send inside a NotificationData subsegment carrying
-// n, and records send's error on it. Without a trace in ctx (unit tests, or an
-// emulator that drops the trace header) it just runs send.
-func RecordNotification(ctx context.Context, n Notification, send func(context.Context) error) error {
-	if xray.GetSegment(ctx) == nil && ctx.Value(xray.LambdaTraceHeaderKey) == nil {
+// n, and records send's error (or panic) on it as a fault. Without a sampled
+// trace in ctx it just runs send.
+func RecordNotification(ctx context.Context, n Notification, send func(context.Context) error) (err error) {
+	ctx, s := begin(ctx, NotificationSegment)
+	if s == nil {
 		return send(ctx)
 	}
-	ctx, seg := xray.BeginSubsegment(ctx, NotificationSegment)
-	if seg == nil {
-		return send(ctx)
-	}
+	metadata := map[string]any{}
 	for key, value := range map[string]string{"TaskToken": n.TaskToken, "ExamId": n.ExamId, "IncidentId": n.IncidentId} {
-		if err := seg.AddMetadata(key, value); err != nil {
-			err = fmt.Errorf("record %s metadata %s: %w", NotificationSegment, key, err)
-			seg.Close(err)
-			return err
+		if value != "" {
+			metadata[key] = value
 		}
 	}
-	err := send(ctx)
-	seg.Close(err)
-	return err
+	s.doc.Metadata = map[string]map[string]any{metadataNamespace: metadata}
+	defer func() {
+		if p := recover(); p != nil {
+			s.end(nil, panicked{p})
+			panic(p)
+		}
+		s.end(nil, err)
+	}()
+	return send(ctx)
 }
+
+// panicked is a panic recorded on a subsegment: its exception type is "panic".
+type panicked struct{ value any }
+
+func (p panicked) Error() string   { return fmt.Sprint(p.value) }
+func (panicked) ErrorCode() string { return "panic" }
