@@ -10,7 +10,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/tracetest-aws/stepfunctions-cdk/asl"
-	"github.com/tracetest-aws/stepfunctions-cdk/constructs/recipe"
+	"github.com/tracetest-aws/stepfunctions-cdk/constructs/workflow"
 	"github.com/tracetest-aws/stepfunctions-cdk/internal/stacks"
 )
 
@@ -185,7 +185,7 @@ func TestTableIsOnDemandWithPointInTimeRecovery(t *testing.T) {
 			"DeletionPolicy": "Retain",
 			"Properties": assertions.Match_ObjectLike(&map[string]any{
 				"BillingMode": "PAY_PER_REQUEST",
-				"KeySchema":   []any{map[string]any{"AttributeName": recipe.IncidentKey, "KeyType": "HASH"}},
+				"KeySchema":   []any{map[string]any{"AttributeName": workflow.IncidentKey, "KeyType": "HASH"}},
 				"Replicas": []any{assertions.Match_ObjectLike(&map[string]any{
 					"PointInTimeRecoverySpecification": map[string]any{"PointInTimeRecoveryEnabled": true},
 				})},
@@ -197,11 +197,11 @@ func TestTableIsOnDemandWithPointInTimeRecovery(t *testing.T) {
 func TestApiStartsExecutionsAndValidatesBodies(t *testing.T) {
 	tpl := synthed.template(t, "Workflow")
 	check(t, "api name", func() {
-		tpl.HasResourceProperties(jsii.String("AWS::ApiGateway::RestApi"), props(map[string]any{"Name": recipe.DefaultApiName}))
+		tpl.HasResourceProperties(jsii.String("AWS::ApiGateway::RestApi"), props(map[string]any{"Name": workflow.DefaultApiName}))
 	})
 	check(t, "stage", func() {
 		tpl.HasResourceProperties(jsii.String("AWS::ApiGateway::Stage"), props(map[string]any{
-			"StageName":        recipe.DefaultStageName,
+			"StageName":        workflow.DefaultStageName,
 			"TracingEnabled":   true,
 			"AccessLogSetting": assertions.Match_ObjectLike(&map[string]any{}),
 			"MethodSettings":   []any{assertions.Match_ObjectLike(&map[string]any{"ThrottlingRateLimit": 10, "ThrottlingBurstLimit": 20})},
