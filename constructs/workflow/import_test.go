@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/tracetest-aws/stepfunctions-cdk/constructs/workflow/lambdabuild"
@@ -124,16 +125,35 @@ func TestImportFromAnotherModule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	work := t.TempDir()
+	// Fixed paths, so that `go run` finds its executable in the Go build cache when neither
+	// the library nor the app changed (a fresh directory costs a 4-second link); a lock
+	// keeps two test processes of this checkout apart.
+	work := filepath.Join(os.TempDir(), fmt.Sprintf("stepfunctions-cdk-importer-%x", sha256.Sum256([]byte(root)))[:44])
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lock, err := os.OpenFile(filepath.Join(work, "lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
 	mod := filepath.Join(work, "mod")
+	chmodTree(mod, 0o755, 0o644)
+	if err := os.RemoveAll(mod); err != nil {
+		t.Fatal(err)
+	}
 	copyModule(t, root, mod)
-	// Read-only, as in the module cache; the test's cleanup needs it writable again.
-	t.Cleanup(func() { chmodTree(mod, 0o755, 0o644) })
+	// Read-only, as in the module cache, until the next run.
+	defer chmodTree(mod, 0o755, 0o644)
 	chmodTree(mod, 0o555, 0o444)
 	before := snapshot(t, mod)
 
 	dir := filepath.Join(work, "consumer")
 	out := filepath.Join(dir, "cdk.out")
+	os.RemoveAll(out)
 	ourMod, err := os.ReadFile(filepath.Join(root, "go.mod"))
 	if err != nil {
 		t.Fatal(err)
