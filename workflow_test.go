@@ -204,7 +204,10 @@ func TestApiStartsExecutionsAndValidatesBodies(t *testing.T) {
 			"StageName":        workflow.DefaultStageName,
 			"TracingEnabled":   true,
 			"AccessLogSetting": assertions.Match_ObjectLike(&map[string]any{}),
-			"MethodSettings":   []any{assertions.Match_ObjectLike(&map[string]any{"ThrottlingRateLimit": 10, "ThrottlingBurstLimit": 20})},
+			"MethodSettings": assertions.Match_ArrayWith(&[]any{
+				assertions.Match_ObjectLike(&map[string]any{"HttpMethod": "*", "ThrottlingRateLimit": 10, "ThrottlingBurstLimit": 20}),
+				assertions.Match_ObjectLike(&map[string]any{"HttpMethod": "POST", "ResourcePath": "/~1incident", "ThrottlingRateLimit": 1, "ThrottlingBurstLimit": 5}),
+			}),
 		}))
 	})
 	check(t, "incident model", func() {
@@ -236,7 +239,7 @@ func TestApiStartsExecutionsAndValidatesBodies(t *testing.T) {
 			exam = s
 		}
 	}
-	if !containsAll(incident, `\"name\": \"$context.requestId\"`, "stateMachineArn", "Credentials", "Access-Control-Allow-Origin") {
+	if !containsAll(incident, `#set($name = $context.requestId)`, `\"name\": \"$name\"`, "Idempotency-Key", "stateMachineArn", "Credentials", "Access-Control-Allow-Origin") {
 		t.Errorf("POST /incident integration: %s", incident)
 	}
 	if !containsAll(exam, "PlagiarismSubmitExam") {

@@ -162,13 +162,18 @@ func (w *plagiarismStateMachine) newFunctions() *PlagiarismFunctions {
 	if p.ExamUrl != nil {
 		notifyEnv["EXAM_URL"] = p.ExamUrl
 	}
+	if p.TraceTaskToken != nil && *p.TraceTaskToken {
+		notifyEnv["TRACE_TASK_TOKEN"] = jsii.String("true")
+	}
 	fns := &PlagiarismFunctions{
 		RegisterIncident: newFn("RegisterIncident", "Validates a new plagiarism incident and assigns its id", code.RegisterIncident, map[string]*string{}),
 		ScheduleExam: newFn("ScheduleExam", "Schedules the next exam of an incident (at most three)", code.ScheduleExam, tableEnv(map[string]*string{
 			"EXAM_WINDOW": jsii.String(fmt.Sprintf("%ds", int64(w.window/time.Second))),
 		})),
-		SendNotification:         newFn("SendNotification", "Tells the student where to take the exam; the workflow waits for the result", code.SendNotification, notifyEnv),
-		SubmitExam:               newFn("SubmitExam", "POST /exam: records a score and resumes the workflow", code.SubmitExam, tableEnv(nil)),
+		SendNotification: newFn("SendNotification", "Tells the student where to take the exam; the workflow waits for the result", code.SendNotification, notifyEnv),
+		SubmitExam: newFn("SubmitExam", "POST /exam: records a score and resumes the workflow", code.SubmitExam, tableEnv(map[string]*string{
+			"CORS_ALLOW_ORIGIN": p.CorsAllowOrigin,
+		})),
 		ResolveIncident:          newFn("ResolveIncident", "Marks an incident resolved", code.ResolveIncident, tableEnv(nil)),
 		TakeAdministrativeAction: newFn("TakeAdministrativeAction", "Marks an incident as needing administrative action", code.TakeAdministrativeAction, tableEnv(nil)),
 	}

@@ -36,12 +36,15 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	sfn "github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -99,18 +102,49 @@ type PlagiarismStateMachineProps struct {
 	NotificationTo   *string
 	// SendGridSecret holds the SendGrid API key (required for NotificationSendGrid).
 	SendGridSecret awssecretsmanager.ISecret
-	// ExamUrl is an https link included in the notification. Default: none.
+	// ExamUrl is an https link included in the notification: the student's link is
+	// ExamUrl with the query parameters IncidentId, ExamId and TaskToken, and the page
+	// POSTs them with the score to Url()/exam (SendNotification gets that URL as
+	// SUBMIT_URL). Default: none (the notification gives SUBMIT_URL and the values).
 	ExamUrl *string
+	// TraceTaskToken writes the task token into the metadata of SendNotification's
+	// NotificationData trace subsegment, which is how trace-based tests (Tracetest) learn
+	// it. Trade-off: anyone allowed xray:BatchGetTraces in the account can then read
+	// tokens and submit scores for open exams until each token is spent or expires.
+	// Default: false (the token goes only to the student).
+	TraceTaskToken *bool
 	// ApiName of the REST API. Default: DefaultApiName.
 	ApiName *string
 	// StageName of the REST API. Default: DefaultStageName.
 	StageName *string
-	// ThrottlingRateLimit is the stage's steady request rate, per second. Default: 10.
+	// ThrottlingRateLimit is the stage's steady request rate per second, for every
+	// method without a throttle of its own. Default: 10.
 	ThrottlingRateLimit *float64
 	// ThrottlingBurstLimit is the stage's burst. Default: 20.
 	ThrottlingBurstLimit *float64
-	// CorsAllowOrigin is the Access-Control-Allow-Origin of every response. Default: "*".
+	// IncidentThrottling limits POST /incident, which opens a Standard execution that
+	// waits up to ExamWindow: at RateLimit requests per second, up to RateLimit x 86400
+	// executions a day and RateLimit x ExamWindow (in seconds) open at once, against an
+	// account quota of 1,000,000 open executions (the synth warns when that is exceeded).
+	// Default: 1 request per second, burst 5 (at most 604,800 open with the 7-day window).
+	IncidentThrottling *awsapigateway.ThrottleSettings
+	// ExamThrottling limits POST /exam. Default: the stage's limits.
+	ExamThrottling *awsapigateway.ThrottleSettings
+	// DefaultMethodOptions apply to POST /incident, POST /exam and any method you add
+	// to Api() (not to the CORS preflight): an authorizer (Cognito, Lambda), IAM
+	// authorization, or ApiKeyRequired (add a usage plan and key with
+	// Api().AddUsagePlan). With an authorizer the construct suppresses no APIG4 (and with
+	// Cognito no COG4). Default: none: the API is public, as the trace-based tests need,
+	// and the construct tells cdk-nag why (AwsSolutions-APIG4, COG4).
+	DefaultMethodOptions *awsapigateway.MethodOptions
+	// CorsAllowOrigin is the Access-Control-Allow-Origin of every response: the
+	// preflight, the gateway's own errors, POST /incident and POST /exam (SubmitExam gets
+	// it as CORS_ALLOW_ORIGIN). "*" or one origin (scheme://host[:port]). Default: "*".
 	CorsAllowOrigin *string
+	// AlarmTopic receives the alarm on failed, timed-out and aborted executions (the
+	// definition's catch-all path ends in a Fail state, so it counts). Default: none (the
+	// alarm exists, without an action; see Alarm()).
+	AlarmTopic awssns.ITopic
 	// LoggingLevel turns on API Gateway execution logging for the stage. It needs the
 	// account-wide API Gateway CloudWatch Logs role, which this construct does not create
 	// (one per account and region, shared by every API). Default: off, and the construct
@@ -179,6 +213,8 @@ type PlagiarismStateMachine interface {
 	LogGroups() map[string]awslogs.ILogGroup
 	// ApiStartExecutionRole is the role API Gateway starts executions with.
 	ApiStartExecutionRole() awsiam.IRole
+	// Alarm fires when an execution fails, times out or is aborted.
+	Alarm() awscloudwatch.Alarm
 }
 
 type plagiarismStateMachine struct {
@@ -192,6 +228,7 @@ type plagiarismStateMachine struct {
 	fns       *PlagiarismFunctions
 	logGroups map[string]awslogs.ILogGroup
 	startRole awsiam.IRole
+	alarm     awscloudwatch.Alarm
 }
 
 // NewPlagiarismStateMachine creates the workflow.
@@ -256,7 +293,40 @@ func NewPlagiarismStateMachine(scope constructs.Construct, id *string, props *Pl
 	w.sm.Grant(w.fns.SubmitExam, jsii.String("states:SendTaskHeartbeat"), jsii.String("states:SendTaskSuccess"))
 
 	w.api, w.url = w.newApi()
+	// The notification tells the student where to submit; the URL names the API, which
+	// does not depend on this function, so there is no cycle.
+	w.fns.SendNotification.AddEnvironment(jsii.String("SUBMIT_URL"), jsii.String(*w.url+"/exam"), nil)
+	w.alarm = w.newAlarm()
 	return w
+}
+
+// newAlarm alarms on any failed, timed-out or aborted execution within 5 minutes.
+func (w *plagiarismStateMachine) newAlarm() awscloudwatch.Alarm {
+	period := awscdk.Duration_Minutes(jsii.Number(5))
+	opts := &awscloudwatch.MetricOptions{Period: period, Statistic: jsii.String("Sum")}
+	failures := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+		Expression: jsii.String("failed + timedOut + aborted"),
+		UsingMetrics: &map[string]awscloudwatch.IMetric{
+			"failed":   w.sm.MetricFailed(opts),
+			"timedOut": w.sm.MetricTimedOut(opts),
+			"aborted":  w.sm.MetricAborted(opts),
+		},
+		Label:  jsii.String("Failed, timed-out and aborted executions"),
+		Period: period,
+	})
+	alarm := awscloudwatch.NewAlarm(w, jsii.String("FailedExecutionsAlarm"), &awscloudwatch.AlarmProps{
+		Metric:             failures,
+		Threshold:          jsii.Number(1),
+		EvaluationPeriods:  jsii.Number(1),
+		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+		AlarmDescription: jsii.String("A plagiarism workflow execution failed, timed out or was aborted: " +
+			"the incident records why (RecordFailure); see the state machine's execution history"),
+	})
+	if w.props.AlarmTopic != nil {
+		alarm.AddAlarmAction(awscloudwatchactions.NewSnsAction(w.props.AlarmTopic))
+	}
+	return alarm
 }
 
 func (w *plagiarismStateMachine) StateMachine() sfn.StateMachine      { return w.sm }
@@ -265,6 +335,7 @@ func (w *plagiarismStateMachine) Api() awsapigateway.RestApi          { return w
 func (w *plagiarismStateMachine) Url() *string                        { return w.url }
 func (w *plagiarismStateMachine) Functions() *PlagiarismFunctions     { return w.fns }
 func (w *plagiarismStateMachine) ApiStartExecutionRole() awsiam.IRole { return w.startRole }
+func (w *plagiarismStateMachine) Alarm() awscloudwatch.Alarm          { return w.alarm }
 func (w *plagiarismStateMachine) LogGroups() map[string]awslogs.ILogGroup {
 	out := make(map[string]awslogs.ILogGroup, len(w.logGroups))
 	for k, v := range w.logGroups {
@@ -361,9 +432,21 @@ func validatePlagiarismProps(props *PlagiarismStateMachineProps) (PlagiarismStat
 	}
 	if p.CorsAllowOrigin == nil {
 		p.CorsAllowOrigin = jsii.String("*")
-	} else if !known(p.CorsAllowOrigin) || strings.ContainsAny(*p.CorsAllowOrigin, "'\"") || *p.CorsAllowOrigin == "" {
-		// It is quoted into mapping templates and header mappings, so it must be known.
-		fail("CorsAllowOrigin %q must be * or an origin such as https://example.com, known at synth", *p.CorsAllowOrigin)
+	} else if !known(p.CorsAllowOrigin) || (*p.CorsAllowOrigin != "*" && !origin.MatchString(*p.CorsAllowOrigin)) {
+		// It is quoted into header mappings, so it must be known.
+		fail("CorsAllowOrigin %q must be * or one origin such as https://exams.example.com (no path), known at synth", *p.CorsAllowOrigin)
+	}
+	if p.IncidentThrottling == nil {
+		p.IncidentThrottling = &awsapigateway.ThrottleSettings{RateLimit: jsii.Number(1), BurstLimit: jsii.Number(5)}
+	}
+	for _, t := range []struct {
+		name string
+		v    *awsapigateway.ThrottleSettings
+	}{{"IncidentThrottling", p.IncidentThrottling}, {"ExamThrottling", p.ExamThrottling}} {
+		if t.v != nil && ((t.v.RateLimit == nil || t.v.BurstLimit == nil) ||
+			(known(t.v.RateLimit) && *t.v.RateLimit <= 0) || (known(t.v.BurstLimit) && *t.v.BurstLimit < 1)) {
+			fail("%s needs a positive RateLimit and a BurstLimit of at least 1", t.name)
+		}
 	}
 	if p.LogRetention == "" {
 		p.LogRetention = awslogs.RetentionDays_ONE_YEAR
@@ -392,4 +475,7 @@ func validatePlagiarismProps(props *PlagiarismStateMachineProps) (PlagiarismStat
 	return p, window
 }
 
-var email = regexp.MustCompile(`^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$`)
+var (
+	email  = regexp.MustCompile(`^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$`)
+	origin = regexp.MustCompile(`^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$`)
+)

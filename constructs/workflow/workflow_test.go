@@ -11,9 +11,11 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscognito"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
@@ -243,6 +245,12 @@ func TestPlagiarismStateMachineRejectsBadProps(t *testing.T) {
 		}, "must be an https URL"},
 		{"stage", func(_ awscdk.Stack, p *workflow.PlagiarismStateMachineProps) { p.StageName = jsii.String("v 2") }, "StageName"},
 		{"cors", func(_ awscdk.Stack, p *workflow.PlagiarismStateMachineProps) { p.CorsAllowOrigin = jsii.String("'") }, "CorsAllowOrigin"},
+		{"cors path", func(_ awscdk.Stack, p *workflow.PlagiarismStateMachineProps) {
+			p.CorsAllowOrigin = jsii.String("https://exams.example.com/take")
+		}, "no path"},
+		{"throttle", func(_ awscdk.Stack, p *workflow.PlagiarismStateMachineProps) {
+			p.IncidentThrottling = &awsapigateway.ThrottleSettings{RateLimit: jsii.Number(0), BurstLimit: jsii.Number(1)}
+		}, "IncidentThrottling needs a positive RateLimit"},
 		{"memory", func(_ awscdk.Stack, p *workflow.PlagiarismStateMachineProps) { p.MemorySize = jsii.Number(64) }, "MemorySize 64"},
 		{"timeout", func(_ awscdk.Stack, p *workflow.PlagiarismStateMachineProps) {
 			p.Timeout = awscdk.Duration_Minutes(jsii.Number(20))
@@ -275,4 +283,220 @@ func TestExecutionLoggingReplacesTheSuppression(t *testing.T) {
 			t.Errorf("LoggingLevel %q: suppressed %v, logging %v", level, suppressed, logging)
 		}
 	}
+}
+
+// TestFunctionEnvironmentContract: the variables docs/CONTRACT.md fixes between the
+// construct and the functions.
+func TestFunctionEnvironmentContract(t *testing.T) {
+	for _, trace := range []bool{false, true} {
+		_, stack := newStack()
+		workflow.NewPlagiarismStateMachine(stack, jsii.String("Plagiarism"), &workflow.PlagiarismStateMachineProps{
+			Code: prebuilt(t), CorsAllowOrigin: jsii.String("https://exams.example.com"), TraceTaskToken: jsii.Bool(trace),
+		})
+		env := map[string]string{}
+		for id, fn := range resources(template(t, stack), "AWS::Lambda::Function") {
+			env[id] = js(fn["Properties"].(map[string]any)["Environment"])
+		}
+		var submit, notify string
+		for id, e := range env {
+			switch {
+			case strings.HasPrefix(id, "PlagiarismSubmitExam"):
+				submit = e
+			case strings.HasPrefix(id, "PlagiarismSendNotification"):
+				notify = e
+			}
+		}
+		if !strings.Contains(submit, `"CORS_ALLOW_ORIGIN":"https://exams.example.com"`) {
+			t.Errorf("SubmitExam environment: %s", submit)
+		}
+		// https://<api>.execute-api.<region>.<suffix>/v2/exam
+		for _, want := range []string{`"SUBMIT_URL":{"Fn::Join":["",["https://",{"Ref":"PlagiarismApi`, `".execute-api.",{"Ref":"AWS::Region"},".",{"Ref":"AWS::URLSuffix"},"/v2/exam"]]}`} {
+			if !strings.Contains(notify, want) {
+				t.Errorf("SendNotification environment lacks %s: %s", want, notify)
+			}
+		}
+		if got := strings.Contains(notify, `"TRACE_TASK_TOKEN":"true"`); got != trace {
+			t.Errorf("TraceTaskToken %v: TRACE_TASK_TOKEN set %v (%s)", trace, got, notify)
+		}
+	}
+}
+
+// TestIncidentApiIsIdempotentAndAnswers4xx checks what the synthesized POST /incident
+// does; the templates themselves run in the local end-to-end harness.
+func TestIncidentApiIsIdempotentAndAnswers4xx(t *testing.T) {
+	_, stack := newStack()
+	workflow.NewPlagiarismStateMachine(stack, jsii.String("Plagiarism"), &workflow.PlagiarismStateMachineProps{Code: prebuilt(t)})
+	tpl := template(t, stack)
+	var incident map[string]any
+	for _, m := range resources(tpl, "AWS::ApiGateway::Method") {
+		p := m["Properties"].(map[string]any)
+		if strings.Contains(js(p["Integration"]), "StartExecution") {
+			incident = p
+		}
+	}
+	if incident == nil {
+		t.Fatal("no POST /incident method")
+	}
+	integration := incident["Integration"].(map[string]any)
+	request := flatten(integration["RequestTemplates"].(map[string]any)["application/json"])
+	for _, want := range []string{"$input.params('Idempotency-Key')", "$key.matches('^[A-Za-z0-9_-]{1,80}$')", `"name": "$name"`, "#set($name = $context.requestId)"} {
+		if !strings.Contains(request, want) {
+			t.Errorf("request template lacks %s:\n%s", want, request)
+		}
+	}
+	var errorTemplate string
+	for _, r := range integration["IntegrationResponses"].([]any) {
+		r := r.(map[string]any)
+		if r["SelectionPattern"] == `4\d{2}` {
+			errorTemplate = r["ResponseTemplates"].(map[string]any)["application/json"].(string)
+			if !strings.Contains(js(r["ResponseParameters"]), "Access-Control-Allow-Origin") {
+				t.Error("4xx answers carry no CORS header")
+			}
+		}
+	}
+	for _, want := range []string{"ExecutionAlreadyExists'))\n#set($context.responseOverride.status = 409)", "ExecutionLimitExceeded'))\n#set($context.responseOverride.status = 429)", "InvalidName"} {
+		if !strings.Contains(errorTemplate, want) {
+			t.Errorf("4xx template lacks %q:\n%s", want, errorTemplate)
+		}
+	}
+	for _, vtl := range []string{request, errorTemplate} {
+		if strings.Count(vtl, "#if(") != strings.Count(vtl, "#end") {
+			t.Errorf("unbalanced #if/#end:\n%s", vtl)
+		}
+	}
+	var codes []string
+	for _, r := range incident["MethodResponses"].([]any) {
+		codes = append(codes, r.(map[string]any)["StatusCode"].(string))
+	}
+	if strings.Join(codes, " ") != "200 400 409 429 500" {
+		t.Errorf("POST /incident method responses %v", codes)
+	}
+	if js(incident["RequestParameters"]) != `{"method.request.header.Idempotency-Key":false}` {
+		t.Errorf("request parameters %s", js(incident["RequestParameters"]))
+	}
+	stage := js(resources(tpl, "AWS::ApiGateway::Stage"))
+	for _, want := range []string{`"HttpMethod":"POST","ResourcePath":"/~1incident","ThrottlingBurstLimit":5,"ThrottlingRateLimit":1`, `"HttpMethod":"*","MetricsEnabled":true,"ResourcePath":"/*","ThrottlingBurstLimit":20,"ThrottlingRateLimit":10`} {
+		if !strings.Contains(stage, want) {
+			t.Errorf("stage lacks method setting %s: %s", want, stage)
+		}
+	}
+	preflight := js(resources(tpl, "AWS::ApiGateway::Method"))
+	if !strings.Contains(preflight, `Access-Control-Allow-Headers":"'Content-Type,X-Amz-Date,Authorization,X-Api-Key,X-Amz-Security-Token,X-Amz-User-Agent,Idempotency-Key'`) {
+		t.Error("the CORS preflight does not allow the Idempotency-Key header")
+	}
+}
+
+// TestAuthorizationDecidesTheSuppressions: with a Cognito authorizer nothing is
+// suppressed (and cdk-nag finds nothing), with IAM only COG4 is; the preflight stays open.
+func TestAuthorizationDecidesTheSuppressions(t *testing.T) {
+	cases := map[string]struct {
+		options    func(awscdk.Stack) *awsapigateway.MethodOptions
+		suppressed string
+	}{
+		"cognito": {func(s awscdk.Stack) *awsapigateway.MethodOptions {
+			pool := awscognito.NewUserPool(s, jsii.String("Users"), &awscognito.UserPoolProps{
+				PasswordPolicy: &awscognito.PasswordPolicy{MinLength: jsii.Number(12), RequireSymbols: jsii.Bool(true), RequireDigits: jsii.Bool(true),
+					RequireLowercase: jsii.Bool(true), RequireUppercase: jsii.Bool(true)},
+				Mfa: awscognito.Mfa_REQUIRED, MfaSecondFactor: &awscognito.MfaSecondFactor{Otp: jsii.Bool(true), Sms: jsii.Bool(false)},
+				FeaturePlan:                  awscognito.FeaturePlan_PLUS,
+				StandardThreatProtectionMode: awscognito.StandardThreatProtectionMode_FULL_FUNCTION,
+			})
+			return &awsapigateway.MethodOptions{Authorizer: awsapigateway.NewCognitoUserPoolsAuthorizer(s, jsii.String("Auth"),
+				&awsapigateway.CognitoUserPoolsAuthorizerProps{CognitoUserPools: &[]awscognito.IUserPool{pool}})}
+		}, ""},
+		"iam": {func(awscdk.Stack) *awsapigateway.MethodOptions {
+			return &awsapigateway.MethodOptions{AuthorizationType: awsapigateway.AuthorizationType_IAM}
+		}, "AwsSolutions-COG4"},
+		"public": {func(awscdk.Stack) *awsapigateway.MethodOptions { return nil }, "AwsSolutions-APIG4 AwsSolutions-COG4"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			app, stack := newStack()
+			workflow.NewPlagiarismStateMachine(stack, jsii.String("Plagiarism"), &workflow.PlagiarismStateMachineProps{
+				Code: prebuilt(t), DefaultMethodOptions: c.options(stack),
+			})
+			var ours []string
+			for _, e := range nagErrors(app, stack) {
+				if strings.Contains(e, "/Plagiarism/") {
+					ours = append(ours, e)
+				}
+			}
+			if len(ours) > 0 {
+				t.Errorf("cdk-nag errors: %v", ours)
+			}
+			for _, m := range resources(template(t, stack), "AWS::ApiGateway::Method") {
+				p := m["Properties"].(map[string]any)
+				var rules []string
+				if md, ok := m["Metadata"].(map[string]any)["cdk_nag"].(map[string]any); ok {
+					for _, r := range md["rules_to_suppress"].([]any) {
+						rules = append(rules, r.(map[string]any)["id"].(string))
+					}
+				}
+				switch p["HttpMethod"] {
+				case "OPTIONS":
+					if p["AuthorizationType"] != "NONE" {
+						t.Errorf("the CORS preflight needs authorization %v", p["AuthorizationType"])
+					}
+				case "POST":
+					if got := strings.Join(rules, " "); got != c.suppressed {
+						t.Errorf("POST suppresses %q, want %q", got, c.suppressed)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestFailedExecutionsAlarm(t *testing.T) {
+	_, stack := newStack()
+	topic := awssns.NewTopic(stack, jsii.String("OnCall"), &awssns.TopicProps{EnforceSSL: jsii.Bool(true)})
+	w := workflow.NewPlagiarismStateMachine(stack, jsii.String("Plagiarism"), &workflow.PlagiarismStateMachineProps{Code: prebuilt(t), AlarmTopic: topic})
+	alarms := resources(template(t, stack), "AWS::CloudWatch::Alarm")
+	if len(alarms) != 1 || w.Alarm() == nil {
+		t.Fatalf("alarms = %d", len(alarms))
+	}
+	for _, a := range alarms {
+		s := js(a["Properties"])
+		for _, want := range []string{"ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted", `"Threshold":1`, `"AlarmActions":[{"Ref":"OnCall`, `"TreatMissingData":"notBreaching"`} {
+			if !strings.Contains(s, want) {
+				t.Errorf("alarm lacks %s: %s", want, s)
+			}
+		}
+	}
+}
+
+func TestExecutionBudgetWarning(t *testing.T) {
+	for _, c := range []struct {
+		rate float64
+		warn bool
+	}{{1, false}, {10, true}} {
+		_, stack := newStack()
+		workflow.NewPlagiarismStateMachine(stack, jsii.String("Plagiarism"), &workflow.PlagiarismStateMachineProps{
+			Code: prebuilt(t), IncidentThrottling: &awsapigateway.ThrottleSettings{RateLimit: jsii.Number(c.rate), BurstLimit: jsii.Number(20)},
+		})
+		warnings := assertions.Annotations_FromStack(stack).FindWarning(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("open Standard executions")))
+		if got := len(*warnings) > 0; got != c.warn {
+			t.Errorf("rate %v: warned %v, want %v", c.rate, got, c.warn)
+		}
+		if c.warn && !strings.Contains(fmt.Sprint((*warnings)[0].Entry.Data), "864000 executions a day") {
+			t.Errorf("warning does not give the arithmetic: %v", (*warnings)[0].Entry.Data)
+		}
+	}
+}
+
+// flatten renders a string that may be an Fn::Join with references as <ref>.
+func flatten(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case map[string]any:
+		if j, ok := x["Fn::Join"].([]any); ok {
+			var b strings.Builder
+			for _, part := range j[1].([]any) {
+				b.WriteString(flatten(part))
+			}
+			return b.String()
+		}
+	}
+	return "<ref>"
 }

@@ -28,10 +28,13 @@ type WorkflowStack struct {
 
 // NewWorkflowStack creates the workflow with the upstream API and stage names, which the
 // trace-based tests select spans by. Its API is public by design, as upstream: Tracetest
-// triggers it without AWS credentials.
+// triggers it without AWS credentials. The task token goes into the trace, because that
+// is where the trace-based tests read it (docs/SECURITY.md says who else can).
 func NewWorkflowStack(scope constructs.Construct, id string, props *WorkflowStackProps) *WorkflowStack {
 	stack := awscdk.NewStack(scope, &id, &props.StackProps)
-	plagiarism := workflow.NewPlagiarismStateMachine(stack, jsii.String("Plagiarism"), &workflow.PlagiarismStateMachineProps{})
+	plagiarism := workflow.NewPlagiarismStateMachine(stack, jsii.String("Plagiarism"), &workflow.PlagiarismStateMachineProps{
+		TraceTaskToken: jsii.Bool(true),
+	})
 
 	awscdk.NewCfnOutput(stack, jsii.String(APIURLOutput), &awscdk.CfnOutputProps{
 		Value:       plagiarism.Url(),
