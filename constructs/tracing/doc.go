@@ -9,7 +9,7 @@
 //
 // The plagiarism workflow these were built to test is in the sibling package workflow;
 // a team that only wants Tracetest imports this package alone and compiles none of the
-// workflow's CDK modules (API Gateway, Step Functions, Lambda, DynamoDB).
+// workflow's CDK modules (API Gateway, Step Functions, DynamoDB).
 //
 // Import it next to constructs-go's package; the names do not collide:
 //

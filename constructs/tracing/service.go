@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53targets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -424,11 +423,17 @@ func NewTracetestService(scope constructs.Construct, id *string, props *Tracetes
 		s.url = jsii.String(fmt.Sprintf("http://%s:%d", *host, TracetestPort))
 	}
 	if p.DomainZone != nil {
-		// A fully qualified name (trailing dot) is used as given, whatever the zone's name.
-		awsroute53.NewARecord(s, jsii.String("DnsRecord"), &awsroute53.ARecordProps{
-			Zone:       p.DomainZone,
-			RecordName: jsii.String(strings.TrimSuffix(*p.DomainName, ".") + "."),
-			Target:     awsroute53.RecordTarget_FromAlias(awsroute53targets.NewLoadBalancerTarget(s.lb, nil)),
+		// The alias record awsroute53targets.LoadBalancerTarget would make, without that
+		// package: it compiles the CDK modules of every alias target (API Gateway, Step
+		// Functions, DynamoDB, ...) into every importer of this package.
+		awsroute53.NewCfnRecordSet(s, jsii.String("DnsRecord"), &awsroute53.CfnRecordSetProps{
+			HostedZoneId: p.DomainZone.HostedZoneId(),
+			Name:         jsii.String(strings.TrimSuffix(*p.DomainName, ".") + "."),
+			Type:         jsii.String("A"),
+			AliasTarget: &awsroute53.CfnRecordSet_AliasTargetProperty{
+				DnsName:      jsii.String("dualstack." + *s.lb.LoadBalancerDnsName()),
+				HostedZoneId: s.lb.LoadBalancerCanonicalHostedZoneId(),
+			},
 		})
 	}
 

@@ -3,6 +3,7 @@ package tracing_test
 import (
 	"encoding/json"
 	"fmt"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -396,5 +397,27 @@ func TestGrantReadUsesAPolicyOfItsOwn(t *testing.T) {
 	a[0] = "xray:*"
 	if tracing.XRayReadActions()[0] != "xray:BatchGetTraces" {
 		t.Error("XRayReadActions can be changed by a caller")
+	}
+}
+
+// TestPackageImportsNoWorkflowAndNoApp keeps the layout's promise: importing tracing
+// compiles none of the workflow's CDK modules, and the library imports nothing from the
+// app's internal/ packages.
+func TestPackageImportsNoWorkflowAndNoApp(t *testing.T) {
+	for pkg, forbidden := range map[string][]string{
+		".":           {"/awsapigateway", "/awsstepfunctions", "/awsdynamodb", "/constructs/workflow", "stepfunctions-cdk/internal/"},
+		"../workflow": {"/constructs/tracing", "stepfunctions-cdk/internal/"},
+	} {
+		out, err := exec.Command("go", "list", "-deps", pkg).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v\n%s", pkg, err, out)
+		}
+		for _, dep := range strings.Fields(string(out)) {
+			for _, f := range forbidden {
+				if strings.HasSuffix(dep, f) || strings.Contains(dep, f+"/") || (strings.HasSuffix(f, "/") && strings.Contains(dep, f)) {
+					t.Errorf("%s depends on %s", pkg, dep)
+				}
+			}
+		}
 	}
 }

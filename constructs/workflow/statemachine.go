@@ -5,7 +5,7 @@
 //
 // The Tracetest infrastructure that tests it is in the sibling package tracing; the two
 // are separate so that a team wanting only Tracetest compiles none of this package's CDK
-// modules (API Gateway, Step Functions, Lambda, DynamoDB).
+// modules (API Gateway, Step Functions, DynamoDB).
 //
 // Import it next to constructs-go's package; the names do not collide:
 //
