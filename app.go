@@ -93,6 +93,8 @@ func newApp(app awscdk.App) (*appStacks, error) {
 		DatabaseSecret: data.Secret,
 		AllowedCidrs:   cfg.TracetestAllowedCidrs,
 		CertificateArn: cfg.TracetestCertificateArn,
+		DomainName:     cfg.TracetestDomainName,
+		HostedZoneId:   cfg.TracetestHostedZoneId,
 		Oidc:           cfg.TracetestOidc,
 	})
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -24,11 +25,15 @@ type synthResult struct {
 }
 
 func TestMain(m *testing.M) {
-	// Use the project's Node 22 for jsii when the test runs outside make.
+	// Use the project's Node 22 for jsii when the test runs outside make. The jsii runtime
+	// reads the environment when the CDK packages initialize, before TestMain: re-execute.
 	if os.Getenv("JSII_NODE") == "" {
 		if node, err := filepath.Abs("node_modules/.bin/node"); err == nil {
 			if _, err := os.Stat(node); err == nil {
 				os.Setenv("JSII_NODE", node)
+				if exe, err := os.Executable(); err == nil {
+					_ = syscall.Exec(exe, os.Args, os.Environ())
+				}
 			}
 		}
 	}

@@ -189,6 +189,10 @@ func TestBadContextFailsWithAClearMessage(t *testing.T) {
 		{stacks.CtxTracetestAllowedCidrs, "10.0.0.1/8", `host bits zero`},
 		{stacks.CtxTracetestAllowedCidrs, "0.0.0.0/33", `"0.0.0.0/33" is not valid`},
 		{stacks.CtxTracetestCertificateArn, "arn:aws:iam::123456789012:role/x", `ARN of an ACM certificate`},
+		{stacks.CtxTracetestAllowedCidrs, "2001:db8::/32", `IPv4 only`},
+		{stacks.CtxTracetestCertificateArn, "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d", `"tracetestDomainName" is not`},
+		{stacks.CtxTracetestDomainName, "tracetest", `the DNS name your certificate covers`},
+		{stacks.CtxTracetestHostedZoneId, "Z0123456789ABCDEFGHIJ", `set tracetestDomainName too`},
 	}
 	for _, c := range cases {
 		ctx, err := cdkJSONContext()
@@ -207,7 +211,7 @@ func TestContextAcceptsCommandLineStrings(t *testing.T) {
 	app := awscdk.NewApp(appProps(map[string]any{
 		stacks.CtxNatGateways:           "2",
 		stacks.CtxDBDeletionProtection:  "false",
-		stacks.CtxTracetestAllowedCidrs: "203.0.113.0/24, 2001:db8::/32",
+		stacks.CtxTracetestAllowedCidrs: "203.0.113.0/24, 198.51.100.7/32",
 	}))
 	cfg, err := stacks.ConfigFromContext(app)
 	if err != nil {

@@ -1,6 +1,8 @@
 module github.com/tracetest-aws/stepfunctions-cdk
 
-go 1.26.8
+go 1.26.0
+
+toolchain go1.26.8
 
 require (
 	github.com/aws/aws-cdk-go/awscdk/v2 v2.275.0

@@ -83,6 +83,9 @@ func checkDocSection(t *testing.T, name, want string) {
 		t.Fatal(err)
 	}
 	doc := string(b)
+	if !strings.HasPrefix(doc, "# Security\n") {
+		t.Errorf("%s must begin with its title: generated tables belong in their sections, never above it", securityDoc)
+	}
 	got := docSection(t, doc, name)
 	if got == want {
 		return

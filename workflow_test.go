@@ -10,7 +10,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/tracetest-aws/stepfunctions-cdk/asl"
-	"github.com/tracetest-aws/stepfunctions-cdk/constructs/recipe"
+	"github.com/tracetest-aws/stepfunctions-cdk/constructs/workflow"
 	"github.com/tracetest-aws/stepfunctions-cdk/internal/stacks"
 )
 
@@ -185,7 +185,7 @@ func TestTableIsOnDemandWithPointInTimeRecovery(t *testing.T) {
 			"DeletionPolicy": "Retain",
 			"Properties": assertions.Match_ObjectLike(&map[string]any{
 				"BillingMode": "PAY_PER_REQUEST",
-				"KeySchema":   []any{map[string]any{"AttributeName": recipe.IncidentKey, "KeyType": "HASH"}},
+				"KeySchema":   []any{map[string]any{"AttributeName": workflow.IncidentKey, "KeyType": "HASH"}},
 				"Replicas": []any{assertions.Match_ObjectLike(&map[string]any{
 					"PointInTimeRecoverySpecification": map[string]any{"PointInTimeRecoveryEnabled": true},
 				})},
@@ -197,14 +197,17 @@ func TestTableIsOnDemandWithPointInTimeRecovery(t *testing.T) {
 func TestApiStartsExecutionsAndValidatesBodies(t *testing.T) {
 	tpl := synthed.template(t, "Workflow")
 	check(t, "api name", func() {
-		tpl.HasResourceProperties(jsii.String("AWS::ApiGateway::RestApi"), props(map[string]any{"Name": recipe.DefaultApiName}))
+		tpl.HasResourceProperties(jsii.String("AWS::ApiGateway::RestApi"), props(map[string]any{"Name": workflow.DefaultApiName}))
 	})
 	check(t, "stage", func() {
 		tpl.HasResourceProperties(jsii.String("AWS::ApiGateway::Stage"), props(map[string]any{
-			"StageName":        recipe.DefaultStageName,
+			"StageName":        workflow.DefaultStageName,
 			"TracingEnabled":   true,
 			"AccessLogSetting": assertions.Match_ObjectLike(&map[string]any{}),
-			"MethodSettings":   []any{assertions.Match_ObjectLike(&map[string]any{"ThrottlingRateLimit": 10, "ThrottlingBurstLimit": 20})},
+			"MethodSettings": assertions.Match_ArrayWith(&[]any{
+				assertions.Match_ObjectLike(&map[string]any{"HttpMethod": "*", "ThrottlingRateLimit": 10, "ThrottlingBurstLimit": 20}),
+				assertions.Match_ObjectLike(&map[string]any{"HttpMethod": "POST", "ResourcePath": "/~1incident", "ThrottlingRateLimit": 1, "ThrottlingBurstLimit": 5}),
+			}),
 		}))
 	})
 	check(t, "incident model", func() {
@@ -236,7 +239,7 @@ func TestApiStartsExecutionsAndValidatesBodies(t *testing.T) {
 			exam = s
 		}
 	}
-	if !containsAll(incident, `\"name\": \"$context.requestId\"`, "stateMachineArn", "Credentials", "Access-Control-Allow-Origin") {
+	if !containsAll(incident, `#set($name = $context.requestId)`, `\"name\": \"$name\"`, "Idempotency-Key", "stateMachineArn", "Credentials", "Access-Control-Allow-Origin") {
 		t.Errorf("POST /incident integration: %s", incident)
 	}
 	if !containsAll(exam, "PlagiarismSubmitExam") {

@@ -33,6 +33,14 @@ t=$(seconds go test -count=1 .)
 echo "| CDK tests (one synth shared by all tests + 9 variant synths) | \`go test -count=1 .\` | $t |"
 t=$(seconds go test -count=1 ./...)
 echo "| all tests, warm (incl. DynamoDB Local, e2e, importing module) | \`go test -count=1 ./...\` | $t |"
+t=$(seconds go test -count=1 -run TestImportFromAnotherModule ./constructs/workflow)
+echo "| importing-module test, warm (separate module, offline, read-only copy, cdk-nag) | \`go test -run TestImportFromAnotherModule ./constructs/workflow\` | $t |"
+echo
+echo "### Lambda build at synth, nothing changed (cache hit: no compiler, no linker)"
+echo
+echo '```'
+go test -run '^$' -bench BuildWarm -benchtime 20x ./constructs/workflow/lambdabuild 2>&1 | grep -E '^Benchmark'
+echo '```'
 echo
 echo "### Lambda handlers against DynamoDB Local"
 echo

@@ -15,7 +15,10 @@ for dir in "$work/a" "$work/b/deeper/checkout-path"; do
   git -C "$root" diff HEAD --binary | (cd "$dir" && git apply --allow-empty 2>/dev/null || true)
   git -C "$root" ls-files --others --exclude-standard -z | (cd "$root" && xargs -0 -r cp --parents -t "$dir")
   ln -s "$root/node_modules" "$dir/node_modules"
+  # A Lambda build cache of its own per checkout: the shared one would hand both the same
+  # binaries and prove nothing about the builds.
   (cd "$dir" && PATH="$root/node_modules/.bin:$PATH" JSII_NODE="$root/node_modules/.bin/node" \
+    LAMBDABUILD_CACHE="$dir.lambda-cache" \
     "$root/node_modules/.bin/cdk" synth --quiet --output "$dir/cdk.out" >/dev/null)
 done
 

@@ -1,6 +1,6 @@
 // Package stacks holds the four stacks of the app (network, data, Tracetest, workflow) and
 // the settings they read from the CDK context. The stacks compose the reusable constructs of
-// package recipe; business rules never live here.
+// packages constructs/tracing and constructs/workflow; business rules never live here.
 package stacks
 
 import (
@@ -27,6 +27,8 @@ const (
 	CtxDBBackupRetentionDays   = "dbBackupRetentionDays"
 	CtxTracetestAllowedCidrs   = "tracetestAllowedCidrs"
 	CtxTracetestCertificateArn = "tracetestCertificateArn"
+	CtxTracetestDomainName     = "tracetestDomainName"
+	CtxTracetestHostedZoneId   = "tracetestHostedZoneId"
 	CtxTracetestOidc           = "tracetestOidc"
 )
 
@@ -46,11 +48,17 @@ type Config struct {
 	DBRemovalPolicy awscdk.RemovalPolicy
 	// DBBackupRetentionDays is how many days RDS keeps automated backups (1 to 35).
 	DBBackupRetentionDays int
-	// TracetestAllowedCidrs are the IPv4/IPv6 ranges allowed to reach the Tracetest load
-	// balancer. Empty: nobody (a synth warning says how to open it).
+	// TracetestAllowedCidrs are the IPv4 ranges allowed to reach the Tracetest load
+	// balancer (which is IPv4 only). Empty: nobody (a synth warning says how to open it).
 	TracetestAllowedCidrs []string
 	// TracetestCertificateArn, when set, adds an HTTPS listener with this ACM certificate.
 	TracetestCertificateArn string
+	// TracetestDomainName is the name Tracetest is reached by (required with a
+	// certificate, which must cover it).
+	TracetestDomainName string
+	// TracetestHostedZoneId, when set, gets an alias record TracetestDomainName -> the
+	// load balancer.
+	TracetestHostedZoneId string
 	// TracetestOidc, when set, puts OpenID Connect sign-in in front of Tracetest (needs
 	// TracetestCertificateArn).
 	TracetestOidc *OidcConfig
@@ -84,6 +92,8 @@ var (
 	prefixPattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,63}$`)
 	instanceType  = regexp.MustCompile(`^[a-z][a-z0-9-]*\.[a-z0-9]+$`)
 	acmArn        = regexp.MustCompile(`^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$`)
+	domainName    = regexp.MustCompile(`^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$`)
+	hostedZoneID  = regexp.MustCompile(`^Z[A-Z0-9]{1,31}$`)
 )
 
 // ConfigFromContext reads and validates the context of scope. Values given on the command
@@ -171,6 +181,10 @@ func ConfigFromContext(scope constructs.Construct) (Config, error) {
 				fail(CtxTracetestAllowedCidrs, c, "use a CIDR range with its host bits zero, e.g. 203.0.113.0/24")
 				continue
 			}
+			if !p.Addr().Is4() {
+				fail(CtxTracetestAllowedCidrs, c, "the load balancer and the VPC are IPv4 only: use IPv4 ranges")
+				continue
+			}
 			cfg.TracetestAllowedCidrs = append(cfg.TracetestAllowedCidrs, c)
 		}
 	}
@@ -181,6 +195,30 @@ func ConfigFromContext(scope constructs.Construct) (Config, error) {
 		} else {
 			cfg.TracetestCertificateArn = s
 		}
+	}
+	if v, ok := get(CtxTracetestDomainName); ok {
+		s, _ := v.(string)
+		if !domainName.MatchString(s) {
+			fail(CtxTracetestDomainName, v, "use the DNS name your certificate covers, e.g. tracetest.example.com")
+		} else {
+			cfg.TracetestDomainName = s
+		}
+	}
+	if v, ok := get(CtxTracetestHostedZoneId); ok {
+		s, _ := v.(string)
+		switch {
+		case !hostedZoneID.MatchString(s):
+			fail(CtxTracetestHostedZoneId, v, "use a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ")
+		case cfg.TracetestDomainName == "":
+			fail(CtxTracetestHostedZoneId, v, "set tracetestDomainName too: the record to create in the zone")
+		default:
+			cfg.TracetestHostedZoneId = s
+		}
+	}
+	if cfg.TracetestCertificateArn != "" && cfg.TracetestDomainName == "" {
+		errs = append(errs, fmt.Sprintf("context %q is set but %q is not: give the DNS name the certificate covers "+
+			"(browsers and the Tracetest CLI check it; the load balancer's own name is not on your certificate)",
+			CtxTracetestCertificateArn, CtxTracetestDomainName))
 	}
 	if v, ok := get(CtxTracetestOidc); ok {
 		var o OidcConfig

@@ -7,6 +7,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/tracetest-aws/stepfunctions-cdk/constructs/tracing"
 )
 
 // Tracetest's database and user in the RDS instance.
@@ -17,12 +19,6 @@ const (
 
 // DatabasePort is not Postgres' default, so scans for 5432 find nothing.
 const DatabasePort = 5433
-
-// URLUnsafePasswordCharacters are excluded from the generated database password. Tracetest
-// builds its connection string postgres://user:password@host/db without escaping the
-// password, so the password may only hold characters that need no escaping in a URL
-// (letters, digits and - . _ ~). RDS also forbids / @ " and space.
-const URLUnsafePasswordCharacters = " !\"#$%&'()*+,/:;<=>?@[\\]^`{|}~"
 
 // DataStackProps configures NewDataStack.
 type DataStackProps struct {
@@ -87,8 +83,10 @@ func NewDataStack(scope constructs.Construct, id string, props *DataStackProps) 
 		VpcSubnets:   &awsec2.SubnetSelection{SubnetGroupName: jsii.String(IsolatedSubnets)},
 		DatabaseName: jsii.String(TracetestDatabaseName),
 		Port:         jsii.Number(DatabasePort),
+		// Tracetest puts the password into its connection URL unescaped: only characters
+		// that need no escaping (the construct refuses any other generator).
 		Credentials: awsrds.Credentials_FromGeneratedSecret(jsii.String(TracetestDatabaseUser), &awsrds.CredentialsBaseOptions{
-			ExcludeCharacters: jsii.String(URLUnsafePasswordCharacters),
+			ExcludeCharacters: jsii.String(tracing.PasswordExcludeCharacters),
 		}),
 		ParameterGroup:             params,
 		StorageEncrypted:           jsii.Bool(true),

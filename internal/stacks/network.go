@@ -19,8 +19,9 @@ type NetworkStackProps struct {
 type NetworkStack struct {
 	awscdk.Stack
 	// Vpc spans two availability zones with public, private-with-egress and isolated
-	// subnets. The load balancer goes in the public subnets, Fargate tasks and Lambdas in
-	// the private ones, the database in the isolated ones.
+	// subnets. The load balancer goes in the public subnets, the Fargate tasks in the
+	// private ones, the database in the isolated ones. The workflow's Lambdas run outside
+	// the VPC: they reach only AWS APIs, and need no NAT gateway or endpoint for that.
 	Vpc awsec2.Vpc
 }
 
@@ -59,7 +60,7 @@ func NewNetworkStack(scope constructs.Construct, id string, props *NetworkStackP
 	})
 	if props.NatGateways == 0 {
 		awscdk.Annotations_Of(vpc).AddWarningV2(jsii.String("tracetest:noNatGateway"), jsii.String(
-			"natGateways is 0: Fargate tasks and Lambdas in the private subnets cannot reach the internet "+
+			"natGateways is 0: Fargate tasks in the private subnets cannot reach the internet "+
 				"(Docker Hub for the Tracetest image, AWS APIs); add VPC endpoints or set -c natGateways=1"))
 	}
 	return &NetworkStack{Stack: stack, Vpc: vpc}
