@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs every tool the build and the tests need, at pinned versions, into the
 # repository itself (node_modules/ and .tools/), so nothing is installed system-wide
-# and a fresh clone needs only Go, npm, Java 17 and make.
+# and a fresh clone needs only Go, npm, Java 17 and make. The one exception is Debian's
+# postgresql package (the local Tracetest server's database), installed with apt-get
+# when missing and when running as root (CI); elsewhere the script says how.
 #
 # Idempotent: a tool already present at its pinned version is not fetched again.
 set -euo pipefail
@@ -12,6 +14,7 @@ root=$(pwd)
 # Pinned versions. Change them here only.
 DYNAMODB_LOCAL_NPM=amplify-dynamodb-simulator@2.9.30   # ships the real DynamoDB Local jar
 RIE_VERSION=v0.0.0-20261030222936-bef5c4ba774d         # aws-lambda-runtime-interface-emulator has no tags
+TRACETEST_VERSION=v1.7.1                               # server and CLI; the module is tools/tracetest
 
 tools="$root/.tools"
 mkdir -p "$tools/bin"
@@ -44,6 +47,41 @@ if [ ! -x "$tools/bin/aws-lambda-rie" ] || [ "$(cat "$tools/bin/.rie-version" 2>
   GOBIN="$tools/bin" GOFLAGS=-mod=mod go install \
     "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$RIE_VERSION"
   echo "$RIE_VERSION" > "$tools/bin/.rie-version"
+fi
+
+# Tracetest server and CLI, built from the Go module github.com/kubeshop/tracetest at
+# $TRACETEST_VERSION through tools/tracetest (its own go.mod/go.sum: checksum-verified, and
+# kept out of the root module's ./...). The ldflags are the ones upstream's .goreleaser.yaml
+# sets in a release (VERSION = the tag, TRACETEST_ENV = main; no analytics keys). The stamp
+# holds the version and the tools module's checksums, so a warm run builds nothing.
+tt_stamp="$TRACETEST_VERSION $(cat tools/tracetest/go.mod tools/tracetest/go.sum | sha256sum | cut -c1-16)"
+if [ ! -x "$tools/bin/tracetest" ] || [ ! -x "$tools/bin/tracetest-server" ] ||
+  [ "$(cat "$tools/bin/.tracetest-version" 2>/dev/null)" != "$tt_stamp" ]; then
+  echo "install-tools: tracetest@$TRACETEST_VERSION (server and CLI, from source)"
+  tmp=$(mktemp -d)
+  (cd tools/tracetest && CGO_ENABLED=0 go build -mod=readonly -trimpath -o "$tmp/" \
+    -ldflags "-s -w \
+      -X github.com/kubeshop/tracetest/server/version.Version=$TRACETEST_VERSION \
+      -X github.com/kubeshop/tracetest/server/version.Env=main \
+      -X github.com/kubeshop/tracetest/cli/config.Version=$TRACETEST_VERSION \
+      -X github.com/kubeshop/tracetest/cli/config.Env=main" \
+    github.com/kubeshop/tracetest/server github.com/kubeshop/tracetest/cli)
+  mv "$tmp/server" "$tools/bin/tracetest-server"
+  mv "$tmp/cli" "$tools/bin/tracetest"
+  rm -rf "$tmp"
+  echo "$tt_stamp" > "$tools/bin/.tracetest-version"
+fi
+
+# PostgreSQL for the local Tracetest server (make tracetest-local starts its own cluster in a
+# temporary directory). Debian's package; any major version the server supports will do.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "install-tools: postgresql (apt-get)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+  else
+    echo "install-tools: PostgreSQL is missing; make tracetest-local needs it: sudo apt-get install postgresql" >&2
+  fi
 fi
 
 echo "install-tools: ok (node $(node_modules/.bin/node --version), cdk $(node_modules/.bin/cdk --version 2>/dev/null | cut -d' ' -f1))"
