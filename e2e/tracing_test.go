@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -167,6 +169,8 @@ func TestTraceReachesTheFunctions(t *testing.T) {
 		t.Errorf("want one NotificationData subsegment with the exam id %s in its default metadata, got %d", n.Incident.Exams[0].ExamId, len(notes))
 	}
 
+	checkDocumented(t, docs)
+
 	// The callback resumes the execution in its own trace: the end of the workflow joins it.
 	submitOK(t, ctx, mainMachine, n, 80)
 	waitDone(t, ctx, e)
@@ -183,5 +187,51 @@ func TestTraceReachesTheFunctions(t *testing.T) {
 	waitNotification(t, ctx, h.execution(resp.RequestID), 1)
 	if docs := compiledTrace(t, unsampled.root); len(docs) > 0 {
 		t.Errorf("an unsampled request recorded %d documents", len(docs))
+	}
+}
+
+// checkDocumented requires every span name in the trace to be documented: in
+// tests/spans/emitted.json (the functions' code) or tests/aws-spans.json (AWS; <state
+// machine name> and <function name> stand for the names the harness gives those).
+func checkDocumented(t *testing.T, docs []*node) {
+	t.Helper()
+	known := map[string]bool{}
+	for _, file := range []string{"tests/spans/emitted.json", "tests/aws-spans.json"} {
+		var catalog struct {
+			Spans []struct {
+				Name string `json:"name"`
+			} `json:"spans"`
+		}
+		b, err := os.ReadFile(filepath.Join(h.root, file))
+		if err == nil {
+			err = json.Unmarshal(b, &catalog)
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		for _, s := range catalog.Spans {
+			known[s.Name] = true
+		}
+	}
+	if known["<state machine name>"] {
+		known[mainMachine] = true
+	}
+	if known["<function name>"] {
+		for _, f := range h.functions {
+			known[f.name] = true
+		}
+	}
+	known[h.api.name+"/"+h.api.stage] = known["DevelopingWithStepFunctionsApi/v2"]
+	var walk func(n *node)
+	walk = func(n *node) {
+		if !known[n.Name] {
+			t.Errorf("span %q is in neither tests/spans/emitted.json nor tests/aws-spans.json", n.Name)
+		}
+		for _, s := range n.Subsegments {
+			walk(s)
+		}
+	}
+	for _, d := range docs {
+		walk(d)
 	}
 }

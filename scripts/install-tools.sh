@@ -19,6 +19,35 @@ TRACETEST_VERSION=v1.7.1                               # server and CLI; the mod
 tools="$root/.tools"
 mkdir -p "$tools/bin"
 
+# Tracetest server and CLI, built from the Go module github.com/kubeshop/tracetest at
+# $TRACETEST_VERSION through tools/tracetest (its own go.mod/go.sum: checksum-verified, and
+# kept out of the root module's ./...). The ldflags are the ones upstream's .goreleaser.yaml
+# sets in a release (VERSION = the tag, TRACETEST_ENV = main; no analytics keys). The stamp
+# holds the version and the tools module's checksums, so a warm run builds nothing. A cold
+# build takes minutes of CPU: it runs in the background while the rest is fetched.
+tt_stamp="$TRACETEST_VERSION $(cat tools/tracetest/go.mod tools/tracetest/go.sum | sha256sum | cut -c1-16)"
+tt_pid=""
+tt_log=""
+if [ ! -x "$tools/bin/tracetest" ] || [ ! -x "$tools/bin/tracetest-server" ] ||
+  [ "$(cat "$tools/bin/.tracetest-version" 2>/dev/null)" != "$tt_stamp" ]; then
+  echo "install-tools: tracetest@$TRACETEST_VERSION (server and CLI, from source, in the background)"
+  tt_tmp=$(mktemp -d)
+  tt_log="$tt_tmp/build.log"
+  # In a session of its own, so that an early exit of this script can stop the whole build.
+  (
+    cd tools/tracetest
+    exec setsid env CGO_ENABLED=0 go build -mod=readonly -trimpath -o "$tt_tmp/" \
+      -ldflags "-s -w \
+        -X github.com/kubeshop/tracetest/server/version.Version=$TRACETEST_VERSION \
+        -X github.com/kubeshop/tracetest/server/version.Env=main \
+        -X github.com/kubeshop/tracetest/cli/config.Version=$TRACETEST_VERSION \
+        -X github.com/kubeshop/tracetest/cli/config.Env=main" \
+      github.com/kubeshop/tracetest/server github.com/kubeshop/tracetest/cli
+  ) >"$tt_log" 2>&1 &
+  tt_pid=$!
+  trap 'if [ -n "$tt_pid" ]; then kill -- -"$tt_pid" 2>/dev/null || true; fi' EXIT
+fi
+
 # npm tools: CDK CLI, Node 22 (for the CLI and jsii), asl-validator,
 # aws-local-stepfunctions, cfn-guard with the Control Tower rules. All in package-lock.json.
 if [ ! -x node_modules/.bin/cdk ] || ! cmp -s package-lock.json node_modules/.package-lock-ci 2>/dev/null; then
@@ -49,29 +78,6 @@ if [ ! -x "$tools/bin/aws-lambda-rie" ] || [ "$(cat "$tools/bin/.rie-version" 2>
   echo "$RIE_VERSION" > "$tools/bin/.rie-version"
 fi
 
-# Tracetest server and CLI, built from the Go module github.com/kubeshop/tracetest at
-# $TRACETEST_VERSION through tools/tracetest (its own go.mod/go.sum: checksum-verified, and
-# kept out of the root module's ./...). The ldflags are the ones upstream's .goreleaser.yaml
-# sets in a release (VERSION = the tag, TRACETEST_ENV = main; no analytics keys). The stamp
-# holds the version and the tools module's checksums, so a warm run builds nothing.
-tt_stamp="$TRACETEST_VERSION $(cat tools/tracetest/go.mod tools/tracetest/go.sum | sha256sum | cut -c1-16)"
-if [ ! -x "$tools/bin/tracetest" ] || [ ! -x "$tools/bin/tracetest-server" ] ||
-  [ "$(cat "$tools/bin/.tracetest-version" 2>/dev/null)" != "$tt_stamp" ]; then
-  echo "install-tools: tracetest@$TRACETEST_VERSION (server and CLI, from source)"
-  tmp=$(mktemp -d)
-  (cd tools/tracetest && CGO_ENABLED=0 go build -mod=readonly -trimpath -o "$tmp/" \
-    -ldflags "-s -w \
-      -X github.com/kubeshop/tracetest/server/version.Version=$TRACETEST_VERSION \
-      -X github.com/kubeshop/tracetest/server/version.Env=main \
-      -X github.com/kubeshop/tracetest/cli/config.Version=$TRACETEST_VERSION \
-      -X github.com/kubeshop/tracetest/cli/config.Env=main" \
-    github.com/kubeshop/tracetest/server github.com/kubeshop/tracetest/cli)
-  mv "$tmp/server" "$tools/bin/tracetest-server"
-  mv "$tmp/cli" "$tools/bin/tracetest"
-  rm -rf "$tmp"
-  echo "$tt_stamp" > "$tools/bin/.tracetest-version"
-fi
-
 # PostgreSQL for the local Tracetest server (make tracetest-local starts its own cluster in a
 # temporary directory). Debian's package; any major version the server supports will do.
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
@@ -82,6 +88,22 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   else
     echo "install-tools: PostgreSQL is missing; make tracetest-local needs it: sudo apt-get install postgresql" >&2
   fi
+fi
+
+# The Tracetest build started above.
+if [ -n "$tt_pid" ]; then
+  status=0
+  wait "$tt_pid" || status=$?
+  tt_pid=""
+  if [ "$status" != 0 ]; then
+    cat "$tt_log" >&2
+    echo "install-tools: the Tracetest build failed (log above)" >&2
+    exit 1
+  fi
+  mv "$tt_tmp/server" "$tools/bin/tracetest-server"
+  mv "$tt_tmp/cli" "$tools/bin/tracetest"
+  rm -rf "$tt_tmp"
+  echo "$tt_stamp" > "$tools/bin/.tracetest-version"
 fi
 
 echo "install-tools: ok (node $(node_modules/.bin/node --version), cdk $(node_modules/.bin/cdk --version 2>/dev/null | cut -d' ' -f1))"
