@@ -385,6 +385,13 @@ func (h *harness) tryStartFunction(name, dir string, window time.Duration) (*fun
 	rieAddr, apiAddr := fmt.Sprintf("127.0.0.1:%d", ports[0]), fmt.Sprintf("127.0.0.1:%d", ports[1])
 	rie := filepath.Join(h.root, ".tools", "bin", "aws-lambda-rie")
 	args := []string{"--runtime-interface-emulator-address", rieAddr, "--runtime-api-address", apiAddr}
+	// What Lambda sets with active tracing: the daemon's address, and what to do when a call
+	// has no trace (the default emulator mode passes none).
+	_, daemonPort, _ := net.SplitHostPort(h.daemon.addr())
+	contextMissing := "IGNORE_ERROR"
+	if h.traced {
+		contextMissing = "LOG_ERROR"
+	}
 	extra := map[string]string{}
 	var cmd *exec.Cmd
 	if h.traced {
@@ -407,15 +414,13 @@ func (h *harness) tryStartFunction(name, dir string, window time.Duration) (*fun
 		"AWS_SHARED_CREDENTIALS_FILE": os.DevNull,
 		"AWS_ENDPOINT_URL_DYNAMODB":   h.ddbEndpoint,
 		"AWS_ENDPOINT_URL_SFN":        h.sfnURL,
-		// What Lambda sets with active tracing: the daemon's address, and what to do when
-		// a call has no trace (the default emulator mode passes none).
-		"AWS_XRAY_DAEMON_ADDRESS":  h.daemon.addr(),
-		"_AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1",
-		"_AWS_XRAY_DAEMON_PORT":    h.daemon.addr()[strings.LastIndexByte(h.daemon.addr(), ':')+1:],
-		"AWS_XRAY_CONTEXT_MISSING": map[bool]string{true: "LOG_ERROR", false: "IGNORE_ERROR"}[h.traced],
-		"TABLE_NAME":               tableName,
-		"EXAM_WINDOW":              window.String(),
-		"NOTIFICATION_MODE":        "log",
+		"AWS_XRAY_DAEMON_ADDRESS":     h.daemon.addr(),
+		"_AWS_XRAY_DAEMON_ADDRESS":    "127.0.0.1",
+		"_AWS_XRAY_DAEMON_PORT":       daemonPort,
+		"AWS_XRAY_CONTEXT_MISSING":    contextMissing,
+		"TABLE_NAME":                  tableName,
+		"EXAM_WINDOW":                 window.String(),
+		"NOTIFICATION_MODE":           "log",
 		// SendNotification records the task token in its NotificationData subsegment only
 		// when told to (the trace-based test reads it there); the others ignore it.
 		"TRACE_TASK_TOKEN": "true",

@@ -185,24 +185,49 @@ func randomAPIID() string {
 	return string(b)
 }
 
-// serverEnvironment renders the Tracetest container's environment from the synthesized
-// task definition: every variable as the deployed task gets it, with the database host,
-// port and credentials replaced by the local cluster's and the region by the rig's.
-func (c *rigConfig) serverEnvironment(pg *postgres) (env map[string]string, image string, err error) {
+// pseudoParameters are the values of CloudFormation's pseudo parameters for the local stack.
+func pseudoParameters() map[string]string {
+	return map[string]string{"AWS::Region": region, "AWS::AccountId": accountID, "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
+}
+
+// container returns the task definition's Tracetest container and its image.
+func (c *rigConfig) container() (map[string]any, string, error) {
 	_, props, err := c.tracetest.only("AWS::ECS::TaskDefinition")
 	if err != nil {
 		return nil, "", err
 	}
 	containers, _ := props["ContainerDefinitions"].([]any)
-	var container map[string]any
 	for _, cd := range containers {
 		m, _ := cd.(map[string]any)
 		if img, _ := m["Image"].(string); strings.HasPrefix(img, "kubeshop/tracetest:") {
-			container, image = m, img
+			return m, img, nil
 		}
 	}
-	if container == nil {
-		return nil, "", fmt.Errorf("%s: no container runs a kubeshop/tracetest image", c.tracetest.path)
+	return nil, "", fmt.Errorf("%s: no container runs a kubeshop/tracetest image", c.tracetest.path)
+}
+
+// databaseName is the database the task definition tells the server to use.
+func (c *rigConfig) databaseName() (string, error) {
+	container, _, err := c.container()
+	if err != nil {
+		return "", err
+	}
+	entries, _ := container["Environment"].([]any)
+	for _, e := range entries {
+		if m, _ := e.(map[string]any); m["Name"] == "TRACETEST_POSTGRES_DBNAME" {
+			return resolver{refs: pseudoParameters()}.resolve(m["Value"])
+		}
+	}
+	return "", fmt.Errorf("%s: the Tracetest container has no TRACETEST_POSTGRES_DBNAME", c.tracetest.path)
+}
+
+// serverEnvironment renders the Tracetest container's environment from the synthesized
+// task definition: every variable as the deployed task gets it, with the database host,
+// port and credentials replaced by the local cluster's and the region by the rig's.
+func (c *rigConfig) serverEnvironment(pg *postgres) (map[string]string, error) {
+	container, _, err := c.container()
+	if err != nil {
+		return nil, err
 	}
 	local := map[string]string{
 		"TRACETEST_POSTGRES_HOST":     "127.0.0.1",
@@ -210,8 +235,8 @@ func (c *rigConfig) serverEnvironment(pg *postgres) (env map[string]string, imag
 		"TRACETEST_POSTGRES_USER":     pg.user,
 		"TRACETEST_POSTGRES_PASSWORD": pg.password,
 	}
-	res := resolver{refs: map[string]string{"AWS::Region": region, "AWS::AccountId": accountID, "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}}
-	env = map[string]string{}
+	res := resolver{refs: pseudoParameters()}
+	env := map[string]string{}
 	entries, _ := container["Environment"].([]any)
 	for _, e := range entries {
 		m, _ := e.(map[string]any)
@@ -222,7 +247,7 @@ func (c *rigConfig) serverEnvironment(pg *postgres) (env map[string]string, imag
 		}
 		v, err := res.resolve(m["Value"])
 		if err != nil {
-			return nil, "", fmt.Errorf("%s: environment variable %s: %w (tell the rig what it is locally)", c.tracetest.path, name, err)
+			return nil, fmt.Errorf("%s: environment variable %s: %w (tell the rig what it is locally)", c.tracetest.path, name, err)
 		}
 		env[name] = v
 	}
@@ -232,16 +257,16 @@ func (c *rigConfig) serverEnvironment(pg *postgres) (env map[string]string, imag
 		name, _ := m["Name"].(string)
 		v, ok := local[name]
 		if !ok {
-			return nil, "", fmt.Errorf("%s: secret %s has no local value in the rig", c.tracetest.path, name)
+			return nil, fmt.Errorf("%s: secret %s has no local value in the rig", c.tracetest.path, name)
 		}
 		env[name] = v
 	}
 	for name := range local {
 		if _, ok := env[name]; !ok {
-			return nil, "", fmt.Errorf("%s: the task definition does not set %s: the server would not reach its database", c.tracetest.path, name)
+			return nil, fmt.Errorf("%s: the task definition does not set %s: the server would not reach its database", c.tracetest.path, name)
 		}
 	}
-	return env, image, nil
+	return env, nil
 }
 
 // outputs resolves the outputs of the Workflow and Tracetest stacks for the local stack, as
@@ -249,7 +274,7 @@ func (c *rigConfig) serverEnvironment(pg *postgres) (env map[string]string, imag
 // the rig cannot resolve is left out and named in skipped; cmd/tracetest-vars says which
 // ones it needs.
 func (c *rigConfig) outputs(tracetestURLHost string) (out map[string]map[string]string, skipped []string, err error) {
-	refs := map[string]string{"AWS::Region": region, "AWS::AccountId": accountID, "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
+	refs := pseudoParameters()
 	getAtts := map[string]string{}
 	restID, _, err := c.workflow.only("AWS::ApiGateway::RestApi")
 	if err != nil {

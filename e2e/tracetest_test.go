@@ -97,7 +97,7 @@ func startRig(ctx context.Context, h *harness, cfg *rigConfig) (r *rig, err erro
 
 	// The database, named as the task definition names it.
 	start := time.Now()
-	probe, _, err := cfg.serverEnvironment(&postgres{user: "u", password: "p"})
+	dbname, err := cfg.databaseName()
 	if err != nil {
 		return r, err
 	}
@@ -110,7 +110,7 @@ func startRig(ctx context.Context, h *harness, cfg *rigConfig) (r *rig, err erro
 		return r, err
 	}
 	// The server builds its connection URL without escaping: keep the password plain.
-	r.pg, err = startPostgres(ctx, pgDir, certPEM, keyPEM, "tracetest", randomHex(16), probe["TRACETEST_POSTGRES_DBNAME"])
+	r.pg, err = startPostgres(ctx, pgDir, certPEM, keyPEM, "tracetest", randomHex(16), dbname)
 	if err != nil {
 		os.RemoveAll(pgDir)
 		return r, err
@@ -119,7 +119,7 @@ func startRig(ctx context.Context, h *harness, cfg *rigConfig) (r *rig, err erro
 
 	// The server, as the task definition runs it; its credentials stand for the task role's.
 	start = time.Now()
-	if r.env, _, err = cfg.serverEnvironment(r.pg); err != nil {
+	if r.env, err = cfg.serverEnvironment(r.pg); err != nil {
 		return r, err
 	}
 	serverDir := filepath.Join(r.dir, "server")
@@ -175,10 +175,9 @@ func (r *rig) checkToolVersion(root string) error {
 	if err != nil {
 		return fmt.Errorf("read .tools/bin/.tracetest-version: run make tools")
 	}
-	_, image, err := r.cfg.serverEnvironment(&postgres{})
-	if err != nil && image == "" {
-		_, props, _ := r.cfg.tracetest.only("AWS::ECS::TaskDefinition")
-		image = fmt.Sprint(props)
+	_, image, err := r.cfg.container()
+	if err != nil {
+		return err
 	}
 	built := strings.Fields(string(stamp))[0]
 	if !strings.HasSuffix(image, ":"+built) {
