@@ -461,8 +461,34 @@ func TestTracetestCatches(t *testing.T) {
 		r.fastPolling(t, 60*time.Second)
 		r.xray.setDenied(true)
 		defer r.xray.setDenied(false)
+		// A user's own CLI configuration, which the script must neither read nor overwrite.
+		home := t.TempDir()
+		userConfig := filepath.Join(home, ".tracetest", "config.yml")
+		const sentinel = "scheme: https\nendpoint: tracetest.example.com\n"
+		if err := os.MkdirAll(filepath.Dir(userConfig), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(userConfig, []byte(sentinel), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		// The run fails within a second; the limit covers the v1.7.1 race in which the
+		// suite run is never marked failed and the CLI waits for ever.
+		env := map[string]string{"HOME": home, "RUN_TIMEOUT": "20"}
+		for _, name := range []string{"GOCACHE", "GOMODCACHE", "GOPATH"} {
+			v, err := exec.Command("go", "env", name).Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			env[name] = strings.TrimSpace(string(v))
+		}
 		start := time.Now()
-		out, err := r.runScript(t, nil)
+		out, err := r.runScript(t, env)
+		if b, _ := os.ReadFile(userConfig); string(b) != sentinel {
+			t.Errorf("the script changed ~/.tracetest/config.yml to %q", b)
+		}
+		if _, statErr := os.Stat(filepath.Join(h.root, "config.yml")); statErr == nil {
+			t.Errorf("the script left a config.yml in the repository")
+		}
 		if err == nil {
 			t.Fatalf("the run passed although X-Ray denied every read:\n%s", out)
 		}
@@ -491,6 +517,32 @@ func TestTracetestCatches(t *testing.T) {
 				t.Errorf("the report does not mention %q:\n%s", want, out)
 			}
 		}
+	})
+
+	t.Run("a run that outlasts RUN_TIMEOUT is stopped and read back", func(t *testing.T) {
+		r.fastPolling(t, 20*time.Second)
+		out, err := r.runScript(t, map[string]string{"RUN_TIMEOUT": "1"})
+		if err == nil {
+			t.Fatalf("the run passed although the CLI was stopped after 1 s:\n%s", out)
+		}
+		t.Logf("scripts/run-tracetest.sh failed as it should (%v):\n%s", err, out)
+		for _, want := range []string{"did not see the suite finish in 1s", "is in state EXECUTING"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("the report does not say %q:\n%s", want, out)
+			}
+		}
+		// The server goes on with the run: let it end before the next case.
+		client := &tracetest.Client{BaseURL: r.serverURL}
+		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
+			id, err := client.LatestSuiteRun("sfn-plagiarism")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if run, err := client.SuiteRun("sfn-plagiarism", id); err == nil && run.State != "EXECUTING" {
+				return
+			}
+		}
+		t.Error("the stopped suite run did not end on the server within 60 s")
 	})
 
 	t.Run("no deployment, no CLI, no server", func(t *testing.T) {

@@ -23,6 +23,10 @@
 #   JUNIT        if set, a JUnit XML report of the run is written to this file (by tests/verify,
 #                from the server's report of each test run: the v1.7.1 CLI's --junit fails for
 #                a test suite with "junit report is not supported for this resource type")
+#   RUN_TIMEOUT  seconds the CLI may wait for the suite (default 600). Tracetest v1.7.1 can
+#                leave a suite run EXECUTING for ever when a step fails at once, before the
+#                suite runner listens for it (server/executor/test_suite_runner.go: "this will
+#                block indefinitely"), and the CLI then waits for ever.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -83,15 +87,20 @@ fi
 Check that the Tracetest ECS service of $prefix-Tracetest is running and healthy, and that
 your address is allowed: deploy with -c tracetestAllowedCidrs=<your IP>/32 (see docs/TRACETEST.md)."
 
-# The CLI, confined to the temporary directory (see above).
+# Runs a command (the CLI) confined to the temporary directory (see above).
 cli() {
-	(cd "$work" && HOME="$work" "$tracetest" "$@")
+	(cd "$work" && HOME="$work" "$@")
 }
 
 echo "run-tracetest: Tracetest server $server"
-cli configure --server-url "$server" >/dev/null
+cli "$tracetest" configure --server-url "$server" >/dev/null
 before=$("$work/verify" -server "$server" -suite "$suite" -latest)
 status=0
-cli run testsuite -f "$suite" --vars "$work/vars.yaml" || status=$?
+run_timeout="${RUN_TIMEOUT:-600}"
+cli timeout "$run_timeout" "$tracetest" run testsuite -f "$suite" --vars "$work/vars.yaml" || status=$?
+if [ "$status" = 124 ]; then
+	echo "run-tracetest: the CLI did not see the suite finish in ${run_timeout}s (RUN_TIMEOUT). A step that fails at" >&2
+	echo "once can leave a Tracetest v1.7.1 suite run EXECUTING for ever; the read-back below shows the steps." >&2
+fi
 "$work/verify" -server "$server" -suite "$suite" -after "$before" ${junit:+-junit "$junit"} || status=1
 exit "$status"

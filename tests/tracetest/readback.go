@@ -251,7 +251,7 @@ func CheckRun(d Definitions, run SuiteRun) []string {
 	var problems []string
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	if run.State != "FINISHED" {
-		bad("suite run #%d ended in state %s, want FINISHED", run.ID, run.State)
+		bad("suite run #%d is in state %s, want FINISHED", run.ID, run.State)
 	}
 	if len(run.Steps) != len(d.Steps) {
 		bad("suite run #%d ran %d of its %d steps", run.ID, len(run.Steps), len(d.Steps))
@@ -267,8 +267,11 @@ func CheckRun(d Definitions, run SuiteRun) []string {
 		r := run.Steps[i]
 		name := fmt.Sprintf("%s (run #%d)", step.Test.Spec.ID, r.ID)
 		if r.State != "FINISHED" {
-			bad("%s: state %s, want FINISHED (%s): none of its %d specs was evaluated", name, r.State,
-				strings.Join(strings.Fields(r.LastErrorState), " "), len(step.Test.Spec.Specs))
+			reason := strings.Join(strings.Fields(r.LastErrorState), " ")
+			if reason != "" {
+				reason = " (" + reason + ")"
+			}
+			bad("%s: state %s, want FINISHED%s: none of its %d specs was evaluated", name, r.State, reason, len(step.Test.Spec.Specs))
 			continue
 		}
 		if r.VariableSet != nil {

@@ -196,7 +196,7 @@ func TestCheckRun(t *testing.T) {
 		{"step failed", func(r *SuiteRun) { r.Steps[1].State, r.Steps[1].LastErrorState = "TRACE_FAILED", "timeout" },
 			"state TRACE_FAILED, want FINISHED (timeout): none of its 5 specs was evaluated"},
 		{"step missing", func(r *SuiteRun) { r.Steps = r.Steps[:1] }, "ran 1 of its 2 steps"},
-		{"suite failed", func(r *SuiteRun) { r.State = "FAILED" }, "ended in state FAILED"},
+		{"suite failed", func(r *SuiteRun) { r.State = "FAILED" }, "is in state FAILED"},
 	}
 	for _, tt := range tests {
 		r := clone(t, run)
