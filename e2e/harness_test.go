@@ -69,9 +69,10 @@ type harness struct {
 
 	// traced is true when the functions run in the emulator mode that passes the trace
 	// header on to the runtime (see startFunction); traces and daemon hold what they send.
-	traced bool
-	traces *traceStore
-	daemon *xrayDaemon
+	traced   bool
+	untraced string // why not, when not traced
+	traces   *traceStore
+	daemon   *xrayDaemon
 
 	driverIn io.WriteCloser
 	inMu     sync.Mutex
@@ -102,7 +103,6 @@ func startHarness(ctx context.Context, api apiNames) (h *harness, err error) {
 		requests:   map[string]bool{},
 		log:        newTail(8 << 10),
 		api:        api,
-		traced:     os.Geteuid() == 0,
 	}
 	if h.api == (apiNames{}) {
 		h.api = apiNames{name: "e2e", stage: "test", id: "e2eapi0000"}
@@ -119,6 +119,12 @@ func startHarness(ctx context.Context, api apiNames) (h *harness, err error) {
 	}
 	if h.tmp, err = os.MkdirTemp("", "e2e-harness-"); err != nil {
 		return h, fmt.Errorf("create temporary directory: %w", err)
+	}
+	if err := tracedModeWorks(h.tmp); err != nil {
+		h.untraced = err.Error()
+		h.logf("functions run untraced: %v", err)
+	} else {
+		h.traced = true
 	}
 	ddbDir, err := ddblocal.Dir()
 	if err != nil {
@@ -376,6 +382,27 @@ func (h *harness) startFunction(name, dir string, window time.Duration) (*functi
 // directory is mounted at /var/task (over a tmpfs /var, which the host never sees). Without
 // root the harness runs the default mode and the functions send no segments.
 const lmiScript = `mount -t tmpfs -o mode=0755 tmpfs /var && mkdir /var/task && mount --bind "$1" /var/task && shift && exec "$@"`
+
+// tracedModeWorks tells whether this machine lets the harness run emulators in that mode:
+// root, and a mount namespace in which tmpfs and bind mounts work (a container without
+// CAP_SYS_ADMIN refuses them).
+func tracedModeWorks(dir string) error {
+	if os.Geteuid() != 0 {
+		return errors.New("the emulator mode that passes trace headers runs functions as uid 993 and needs root")
+	}
+	cmd := exec.Command("sh", "-c", lmiScript, "sh", dir, "true")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("no private mount namespace with /var/task here (%v: %s)", err, bytes.TrimSpace(out))
+	}
+	// The emulator starts the runtime as uid 993, gid 990, as Lambda does.
+	cmd = exec.Command("true")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 993, Gid: 990}}
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("cannot start a process as uid 993 here, as the emulator does: %v", err)
+	}
+	return nil
+}
 
 func (h *harness) tryStartFunction(name, dir string, window time.Duration) (*function, error) {
 	ports, err := freePorts(2)

@@ -70,6 +70,9 @@ func startRig(ctx context.Context, h *harness, cfg *rigConfig) (r *rig, err erro
 			r.stop()
 		}
 	}()
+	if !h.traced {
+		return r, fmt.Errorf("the functions run untraced here, so no trace would reach Tracetest: %s", h.untraced)
+	}
 	if r.dir, err = os.MkdirTemp("", "e2e-tracetest-"); err != nil {
 		return r, err
 	}
