@@ -28,9 +28,9 @@ COST_ARGS ?=
 # The stack name prefix the deployment used (cdk.json's, unless deployed with -c prefix=...).
 PREFIX ?= $(shell sed -n 's/.*"prefix": *"\([^"]*\)".*/\1/p' cdk.json)
 
-.PHONY: tools synth guard diagrams cost cost-doc lint test unit e2e bench determinism diff deploy destroy tracetest clean
+.PHONY: tools synth guard diagrams cost cost-doc lint test unit e2e bench determinism diff deploy destroy tracetest tracetest-local clean
 
-tools: ## install the pinned tools (npm packages, DynamoDB Local, Lambda RIE)
+tools: ## install the pinned tools (npm packages, DynamoDB Local, Lambda RIE, Tracetest server and CLI, PostgreSQL)
 	bash scripts/install-tools.sh
 
 synth: tools ## the main job: every stack into cdk.out, offline, strict template validation
@@ -54,9 +54,11 @@ cost-doc: synth ## regenerate docs/COST.md from cdk.out and the price table (a t
 lint: tools ## actionlint (pinned in scripts/install-tools.sh) over every GitHub Actions workflow
 	actionlint -shellcheck= -pyflakes= .github/workflows/*.yml
 
-test: tools ## vet + unit and integration tests + local end-to-end run
+test: tools ## vet + unit and integration tests + local end-to-end run + the trace-based tests on it (as root)
 	go vet ./...
 	go test -count=1 ./...
+	@if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory tracetest-local; \
+	else echo "test: make tracetest-local skipped: it needs root (sudo -E make tracetest-local); CI runs it"; fi
 
 unit: ## unit tests only (no install step, no e2e)
 	go test -short ./...
@@ -79,8 +81,12 @@ deploy: tools ## deploy every stack (needs AWS credentials)
 destroy: tools ## destroy every stack (the database keeps a final snapshot by default)
 	$(CDK) destroy --all $(CDK_ARGS)
 
-tracetest: ## run the trace-based tests against the deployed stacks
-	CDK_OUTPUTS=$(OUTPUTS) PREFIX=$(PREFIX) bash scripts/run-tracetest.sh
+tracetest: tools ## run the trace-based tests against the deployed stacks (JUNIT=report.xml for a JUnit report)
+	CDK_OUTPUTS=$(OUTPUTS) PREFIX=$(PREFIX) TRACETEST=$(CURDIR)/.tools/bin/tracetest bash scripts/run-tracetest.sh
+
+tracetest-local: tools ## the trace-based tests with the real Tracetest server and CLI on the local workflow (root; uses cdk.out)
+	@test -f $(OUT)/$(PREFIX)-Tracetest.template.json || $(MAKE) --no-print-directory synth
+	E2E_TRACETEST=1 PREFIX=$(PREFIX) CDK_OUT=$(abspath $(OUT)) go test -count=1 -v -run '^TestTracetest' ./e2e/
 
 clean:
 	rm -rf $(OUT) cdk.*.out

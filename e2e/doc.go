@@ -6,7 +6,14 @@
 // TestMain builds the project's own Lambda binaries and runs each behind the AWS Lambda
 // Runtime Interface Emulator, starts DynamoDB Local, runs the project's own state machine
 // definition (asl.Render) in aws-local-stepfunctions through a small Node driver
-// (driver.mjs), and serves the REST API's two routes and a Step Functions API endpoint for
-// task-token callbacks, all on 127.0.0.1. The scenarios drive the workflow over HTTP and
-// read the results straight from DynamoDB Local. See docs/E2E.md.
+// (driver.mjs), and serves the REST API's two routes, a Step Functions API endpoint for
+// task-token callbacks and an X-Ray daemon, all on 127.0.0.1. Requests are traced as in AWS:
+// the functions send their segments to the daemon, the harness records those AWS records.
+// The scenarios drive the workflow over HTTP and read the results straight from DynamoDB
+// Local. See docs/E2E.md.
+//
+// Under make tracetest-local (E2E_TRACETEST=1, as root) the test binary runs again in a
+// network namespace of its own, starts the real Tracetest server from the synthesized task
+// definition with a PostgreSQL and an X-Ray API stand-in, and runs tests/suite.yaml with the
+// real CLI through scripts/run-tracetest.sh. See docs/TRACETEST.md.
 package e2e

@@ -60,11 +60,14 @@ func incidentSchema() (*jsonschema.Schema, error) {
 func (h *harness) frontDoor(machine string) http.Handler {
 	schema, schemaErr := incidentSchema()
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /incident", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST /incident", func(rw http.ResponseWriter, r *http.Request) {
 		reqID := uuid.NewString()
-		w.Header().Set("x-amzn-RequestId", reqID)
+		rw.Header().Set("x-amzn-RequestId", reqID)
+		w := &statusRecorder{ResponseWriter: rw}
+		stage := h.beginStage(r, "STEPFUNCTIONS", map[string]any{"operation": "StartExecution", "region": region}, reqID)
 		started := false
 		defer func() {
+			stage.end(w.status)
 			h.mu.Lock()
 			h.requests[reqID] = started
 			h.mu.Unlock()
@@ -90,13 +93,13 @@ func (h *harness) frontDoor(machine string) http.Handler {
 			h.logf("POST /incident %s rejected: %s", reqID, validationDetail(err))
 			return
 		}
-		if _, err := h.startExecution(machine, reqID, body); err != nil {
+		if _, err := h.startExecution(machine, reqID, body, stage.header); err != nil {
 			writeJSON(w, http.StatusInternalServerError, map[string]string{"message": err.Error()})
 			return
 		}
 		started = true
 		writeJSON(w, http.StatusOK, map[string]any{
-			"executionArn": fmt.Sprintf("arn:aws:states:%s:%s:execution:%s:%s", region, accountID, machine, reqID),
+			"executionArn": executionARN(machine, reqID),
 			"startDate":    float64(time.Now().UnixMilli()) / 1000,
 		})
 	})
@@ -135,9 +138,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // serveExam is the Lambda proxy integration of SubmitExam.
-func (h *harness) serveExam(w http.ResponseWriter, r *http.Request) {
+func (h *harness) serveExam(rw http.ResponseWriter, r *http.Request) {
 	reqID := uuid.NewString()
-	w.Header().Set("x-amzn-RequestId", reqID)
+	rw.Header().Set("x-amzn-RequestId", reqID)
+	w := &statusRecorder{ResponseWriter: rw}
+	f := h.function("submitexam")
+	stage := h.beginStage(r, "Lambda", map[string]any{"operation": "Invoke", "function_name": f.name, "region": region, "resource_names": []string{f.name}}, reqID)
+	defer func() { stage.end(w.status) }()
 	body, err := io.ReadAll(io.LimitReader(r.Body, 10<<20))
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"message": "Invalid request body"})
@@ -164,8 +171,7 @@ func (h *harness) serveExam(w http.ResponseWriter, r *http.Request) {
 		},
 	}
 	payload, _ := json.Marshal(ev)
-	f := h.function("submitexam")
-	out, err := f.invoke(r.Context(), payload)
+	out, err := h.invokeTraced(r.Context(), f, payload, stage.header)
 	if err != nil {
 		// What API Gateway answers when a proxy integration's function fails.
 		fmt.Fprintf(f.proc.out, "harness: POST /exam: %v\n", err)

@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -64,6 +65,14 @@ type harness struct {
 	sfnURL string // the harness's own endpoint: Step Functions API and the driver's /task
 
 	apis map[string]string // machine name -> base URL of its REST API front door
+	api  apiNames          // what the stage segment is named after
+
+	// traced is true when the functions run in the emulator mode that passes the trace
+	// header on to the runtime (see startFunction); traces and daemon hold what they send.
+	traced   bool
+	untraced string // why not, when not traced
+	traces   *traceStore
+	daemon   *xrayDaemon
 
 	driverIn io.WriteCloser
 	inMu     sync.Mutex
@@ -83,8 +92,9 @@ func (h *harness) timed(what string, start time.Time) {
 	h.timings = append(h.timings, fmt.Sprintf("%s %.2fs", what, time.Since(start).Seconds()))
 }
 
-// startHarness starts every process and server. On error it stops what it started.
-func startHarness(ctx context.Context) (h *harness, err error) {
+// startHarness starts every process and server. api names the REST API in the stage
+// segments (the zero value: a name of the harness's own). On error it stops what it started.
+func startHarness(ctx context.Context, api apiNames) (h *harness, err error) {
 	h = &harness{
 		functions:  map[string]*function{},
 		apis:       map[string]string{},
@@ -92,7 +102,12 @@ func startHarness(ctx context.Context) (h *harness, err error) {
 		tokens:     map[string]*taskToken{},
 		requests:   map[string]bool{},
 		log:        newTail(8 << 10),
+		api:        api,
 	}
+	if h.api == (apiNames{}) {
+		h.api = apiNames{name: "e2e", stage: "test", id: "e2eapi0000"}
+	}
+	h.traces = newTraceStore(h.logf)
 	defer func() {
 		if err != nil {
 			err = fmt.Errorf("%w\n%s", err, h.logs())
@@ -104,6 +119,12 @@ func startHarness(ctx context.Context) (h *harness, err error) {
 	}
 	if h.tmp, err = os.MkdirTemp("", "e2e-harness-"); err != nil {
 		return h, fmt.Errorf("create temporary directory: %w", err)
+	}
+	if err := tracedModeWorks(h.tmp); err != nil {
+		h.untraced = err.Error()
+		h.logf("functions run untraced: %v", err)
+	} else {
+		h.traced = true
 	}
 	ddbDir, err := ddblocal.Dir()
 	if err != nil {
@@ -120,8 +141,11 @@ func startHarness(ctx context.Context) (h *harness, err error) {
 		}
 	}
 
-	// The harness endpoint first: the Lambdas' environment needs its URL.
+	// The harness endpoint and the X-Ray daemon first: the Lambdas' environment needs them.
 	if h.sfnURL, err = h.serve(http.HandlerFunc(h.serveSFN)); err != nil {
+		return h, err
+	}
+	if h.daemon, err = startXRayDaemon(h.traces); err != nil {
 		return h, err
 	}
 
@@ -216,6 +240,9 @@ func (h *harness) stop() {
 	if h.driverIn != nil {
 		h.driverIn.Close()
 	}
+	if h.daemon != nil {
+		h.daemon.stop()
+	}
 	var wg sync.WaitGroup
 	for _, p := range h.procs {
 		wg.Add(1)
@@ -282,8 +309,10 @@ func (h *harness) startDynamoDB(ctx context.Context) error {
 type function struct {
 	name, arn, url string
 	proc           *proc
+	started, ready time.Time // the emulator's start and the runtime's first answer: its cold start
 	// The emulator serves one invoke at a time and crashes on a concurrent one.
-	mu sync.Mutex
+	mu      sync.Mutex
+	invoked bool // under mu: a later invoke is warm
 }
 
 func functionARN(name string) string {
@@ -344,18 +373,63 @@ func (h *harness) startFunction(name, dir string, window time.Duration) (*functi
 	return nil, err
 }
 
+// The emulator's default mode never hands the runtime the invoke's X-Amzn-Trace-Id (its
+// tracer is a no-op), so functions would run untraced. Its Lambda Managed Instances mode
+// (AWS_LAMBDA_MAX_CONCURRENCY set) passes the header through as Lambda-Runtime-Trace-Id,
+// which aws-lambda-go turns into the invocation's trace context and _X_AMZN_TRACE_ID. That
+// mode runs the runtime as Lambda does: the bootstrap from /var/task, under uid 993, so it
+// needs root; each emulator gets a private mount namespace in which the function's
+// directory is mounted at /var/task (over a tmpfs /var, which the host never sees). Without
+// root the harness runs the default mode and the functions send no segments.
+const lmiScript = `mount -t tmpfs -o mode=0755 tmpfs /var && mkdir /var/task && mount --bind "$1" /var/task && shift && exec "$@"`
+
+// tracedModeWorks tells whether this machine lets the harness run emulators in that mode:
+// root, and a mount namespace in which tmpfs and bind mounts work (a container without
+// CAP_SYS_ADMIN refuses them).
+func tracedModeWorks(dir string) error {
+	if os.Geteuid() != 0 {
+		return errors.New("the emulator mode that passes trace headers runs functions as uid 993 and needs root")
+	}
+	cmd := exec.Command("sh", "-c", lmiScript, "sh", dir, "true")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("no private mount namespace with /var/task here (%v: %s)", err, bytes.TrimSpace(out))
+	}
+	// The emulator starts the runtime as uid 993, gid 990, as Lambda does.
+	cmd = exec.Command("true")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 993, Gid: 990}}
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("cannot start a process as uid 993 here, as the emulator does: %v", err)
+	}
+	return nil
+}
+
 func (h *harness) tryStartFunction(name, dir string, window time.Duration) (*function, error) {
 	ports, err := freePorts(2)
 	if err != nil {
 		return nil, err
 	}
 	rieAddr, apiAddr := fmt.Sprintf("127.0.0.1:%d", ports[0]), fmt.Sprintf("127.0.0.1:%d", ports[1])
-	cmd := exec.Command(filepath.Join(h.root, ".tools", "bin", "aws-lambda-rie"),
-		"--runtime-interface-emulator-address", rieAddr,
-		"--runtime-api-address", apiAddr,
-		filepath.Join(dir, "bootstrap"))
+	rie := filepath.Join(h.root, ".tools", "bin", "aws-lambda-rie")
+	args := []string{"--runtime-interface-emulator-address", rieAddr, "--runtime-api-address", apiAddr}
+	// What Lambda sets with active tracing: the daemon's address, and what to do when a call
+	// has no trace (the default emulator mode passes none).
+	_, daemonPort, _ := net.SplitHostPort(h.daemon.addr())
+	contextMissing := "IGNORE_ERROR"
+	if h.traced {
+		contextMissing = "LOG_ERROR"
+	}
+	extra := map[string]string{}
+	var cmd *exec.Cmd
+	if h.traced {
+		cmd = exec.Command("sh", append([]string{"-c", lmiScript, "sh", dir, rie}, args...)...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
+		extra["AWS_LAMBDA_MAX_CONCURRENCY"] = "1"
+	} else {
+		cmd = exec.Command(rie, append(args, filepath.Join(dir, "bootstrap"))...)
+	}
 	cmd.Dir = dir
-	cmd.Env = envWith(map[string]string{
+	cmd.Env = envWith(merge(extra, map[string]string{
 		"AWS_LAMBDA_FUNCTION_NAME":    name,
 		"AWS_LAMBDA_FUNCTION_TIMEOUT": "30",
 		"AWS_REGION":                  region,
@@ -367,13 +441,19 @@ func (h *harness) tryStartFunction(name, dir string, window time.Duration) (*fun
 		"AWS_SHARED_CREDENTIALS_FILE": os.DevNull,
 		"AWS_ENDPOINT_URL_DYNAMODB":   h.ddbEndpoint,
 		"AWS_ENDPOINT_URL_SFN":        h.sfnURL,
-		// The emulator drops the trace header, so there is no segment to attach to.
-		"AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
-		"TABLE_NAME":               tableName,
-		"EXAM_WINDOW":              window.String(),
-		"NOTIFICATION_MODE":        "log",
-		"LOG_LEVEL":                "warn",
-	})
+		"AWS_XRAY_DAEMON_ADDRESS":     h.daemon.addr(),
+		"_AWS_XRAY_DAEMON_ADDRESS":    "127.0.0.1",
+		"_AWS_XRAY_DAEMON_PORT":       daemonPort,
+		"AWS_XRAY_CONTEXT_MISSING":    contextMissing,
+		"TABLE_NAME":                  tableName,
+		"EXAM_WINDOW":                 window.String(),
+		"NOTIFICATION_MODE":           "log",
+		// SendNotification records the task token in its NotificationData subsegment only
+		// when told to (the trace-based test reads it there); the others ignore it.
+		"TRACE_TASK_TOKEN": "true",
+		"LOG_LEVEL":        "warn",
+	}))
+	started := time.Now()
 	p, err := startProc("lambda "+name, cmd)
 	if err != nil {
 		return nil, err
@@ -384,11 +464,23 @@ func (h *harness) tryStartFunction(name, dir string, window time.Duration) (*fun
 		return nil, err
 	}
 	return &function{
-		name: name,
-		arn:  functionARN(name),
-		url:  "http://" + rieAddr + "/2015-03-31/functions/function/invocations",
-		proc: p,
+		name:    name,
+		arn:     functionARN(name),
+		url:     "http://" + rieAddr + "/2015-03-31/functions/function/invocations",
+		proc:    p,
+		started: started,
+		ready:   time.Now(),
 	}, nil
+}
+
+func merge(maps ...map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, m := range maps {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // lambdaError is a function error: what Lambda reports with X-Amz-Function-Error.
@@ -401,26 +493,44 @@ type lambdaError struct {
 func (e *lambdaError) Error() string { return e.Type + ": " + e.Message }
 
 // invoke calls the function synchronously (RequestResponse) and returns its result. A
-// *lambdaError means the function failed; any other error means the invoke did.
-func (f *function) invoke(ctx context.Context, payload []byte) ([]byte, error) {
+// *lambdaError means the function failed; any other error means the invoke did. A
+// non-empty trace is the X-Amzn-Trace-Id the function's runtime receives.
+func (f *function) invoke(ctx context.Context, payload []byte, trace string) ([]byte, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, f.url, bytes.NewReader(payload))
-	if err != nil {
-		return nil, fmt.Errorf("invoke %s: %w", f.name, err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("invoke %s through its emulator: %w", f.name, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, fmt.Errorf("invoke %s: read response: %w", f.name, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("invoke %s: emulator answered %s: %s", f.name, resp.Status, body)
+	var body []byte
+	for wait := time.Millisecond; ; wait *= 2 {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, f.url, bytes.NewReader(payload))
+		if err != nil {
+			return nil, fmt.Errorf("invoke %s: %w", f.name, err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		if trace != "" {
+			req.Header.Set("X-Amzn-Trace-Id", trace)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, fmt.Errorf("invoke %s through its emulator: %w", f.name, err)
+		}
+		body, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return nil, fmt.Errorf("invoke %s: read response: %w", f.name, err)
+		}
+		// In the mode that passes trace headers the emulator refuses an invoke that arrives
+		// before the runtime asked for the next one, where Lambda would queue it: wait.
+		if resp.StatusCode == http.StatusBadRequest && bytes.Contains(body, []byte("Runtime.Unavailable")) && wait < 2*time.Second {
+			select {
+			case <-time.After(wait):
+				continue
+			case <-ctx.Done():
+				return nil, fmt.Errorf("invoke %s: %w", f.name, ctx.Err())
+			}
+		}
+		if resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("invoke %s: emulator answered %s: %s", f.name, resp.Status, body)
+		}
+		break
 	}
 	// The emulator omits X-Amz-Function-Error: a failed invoke is a 200 whose payload is
 	// the runtime's error document, {"errorType": ..., "errorMessage": ...}.
@@ -509,7 +619,7 @@ func (h *harness) startDriver(ctx context.Context) error {
 			return fmt.Errorf("write %s: %w", file, err)
 		}
 		config.Machines[machine] = machineConfig{
-			ARN:            fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:%s", region, accountID, machine),
+			ARN:            machineARN(machine),
 			DefinitionFile: file,
 		}
 	}
@@ -558,8 +668,9 @@ func (h *harness) startDriver(ctx context.Context) error {
 
 // event is one aws-local-stepfunctions execution event.
 type event struct {
-	Type  string `json:"type"`
-	State *struct {
+	Type      string `json:"type"`
+	Timestamp int64  `json:"timestamp"` // milliseconds since the epoch
+	State     *struct {
 		Name   string          `json:"name"`
 		Type   string          `json:"type"`
 		Input  json.RawMessage `json:"input"`
@@ -573,6 +684,8 @@ type event struct {
 type execution struct {
 	name, machine string
 	done          chan struct{}
+
+	trace *executionTrace // nil when the execution is not traced
 
 	// Set by the driver's reports, under harness.mu.
 	events              []event
@@ -617,18 +730,31 @@ func (h *harness) driverLine(line []byte, diag io.Writer) bool {
 	}
 	if msg.Event != nil {
 		e.events = append(e.events, *msg.Event)
+		e.trace.event(*msg.Event)
 		return false
 	}
 	if msg.Status != "" {
 		e.status, e.output, e.err, e.cause = msg.Status, msg.Output, msg.Error, msg.Cause
+		e.trace.finish(msg.Status)
 		close(e.done)
 	}
 	return false
 }
 
-// startExecution is StartExecution: it asks the driver to run machine with input.
-func (h *harness) startExecution(machine, name string, input json.RawMessage) (*execution, error) {
+// executionARN and machineARN are the ARNs Step Functions gives an execution and a machine.
+func executionARN(machine, name string) string {
+	return fmt.Sprintf("arn:aws:states:%s:%s:execution:%s:%s", region, accountID, machine, name)
+}
+
+func machineARN(machine string) string {
+	return fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:%s", region, accountID, machine)
+}
+
+// startExecution is StartExecution: it asks the driver to run machine with input. A sampled
+// trace header continues into the execution's segment, as Step Functions does with tracing.
+func (h *harness) startExecution(machine, name string, input json.RawMessage, trace traceHeader) (*execution, error) {
 	e := &execution{name: name, machine: machine, done: make(chan struct{}), notificationArrived: make(chan struct{})}
+	e.trace = h.beginExecution(machine, executionARN(machine, name), machineARN(machine), trace)
 	h.mu.Lock()
 	if h.executions[name] != nil {
 		h.mu.Unlock()

@@ -20,20 +20,62 @@ import (
 var h *harness
 
 func TestMain(m *testing.M) {
+	// make tracetest-local: the same tests, run again inside the rig's namespaces.
+	if rigRequested() && !inRigNamespace() {
+		os.Exit(runInRigNamespace())
+	}
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	var err error
-	h, err = startHarness(ctx)
+	code, err := run(ctx, m, start)
 	cancel()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: could not start the harness: %v\n", err)
+		fmt.Fprintf(os.Stderr, "e2e: could not start: %v\n", err)
 		os.Exit(1)
 	}
-	fmt.Fprintf(os.Stderr, "e2e: harness up in %.2fs (%s)\n", time.Since(start).Seconds(), strings.Join(h.timings, ", "))
-	code := m.Run()
-	h.stop()
 	fmt.Fprintf(os.Stderr, "e2e: total %.2fs\n", time.Since(start).Seconds())
 	os.Exit(code)
+}
+
+// run starts the harness (and inside the rig's namespaces the rig), runs the tests and stops
+// everything it started.
+func run(ctx context.Context, m *testing.M, start time.Time) (int, error) {
+	var cfg *rigConfig
+	if inRigNamespace() {
+		root, err := repoRoot()
+		if err != nil {
+			return 0, err
+		}
+		if cfg, err = loadRigConfig(root); err != nil {
+			return 0, err
+		}
+		dir, err := os.MkdirTemp("", "e2e-netns-")
+		if err != nil {
+			return 0, err
+		}
+		defer os.RemoveAll(dir)
+		if err := setUpRigNamespace(dir, cfg.api); err != nil {
+			return 0, err
+		}
+	}
+	var api apiNames
+	if cfg != nil {
+		api = cfg.api
+	}
+	var err error
+	if h, err = startHarness(ctx, api); err != nil {
+		return 0, fmt.Errorf("the harness: %w", err)
+	}
+	defer h.stop()
+	fmt.Fprintf(os.Stderr, "e2e: harness up in %.2fs (%s)\n", time.Since(start).Seconds(), strings.Join(h.timings, ", "))
+	if cfg != nil {
+		rigStart := time.Now()
+		if rg, err = startRig(ctx, h, cfg); err != nil {
+			return 0, fmt.Errorf("the Tracetest rig: %w\n%s", err, h.logs())
+		}
+		defer rg.stop()
+		fmt.Fprintf(os.Stderr, "e2e: Tracetest rig up in %.2fs (%s)\n", time.Since(rigStart).Seconds(), strings.Join(rg.timings, ", "))
+	}
+	return m.Run(), nil
 }
 
 // fatal stops a scenario with the step that failed, why, and the tails of every process's

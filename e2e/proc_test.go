@@ -59,7 +59,11 @@ func startProc(name string, cmd *exec.Cmd) (*proc, error) {
 	if cmd.Stderr == nil {
 		cmd.Stderr = p.out
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Setpgid = true
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s (%s): %w", name, strings.Join(cmd.Args, " "), err)
 	}
@@ -116,6 +120,14 @@ func dropReports(s string) string {
 		}
 	}
 	return strings.Join(keep, "\n")
+}
+
+// hostOnly is the host part of a host:port address.
+func hostOnly(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
 }
 
 func lastBytes(s string, n int) string {

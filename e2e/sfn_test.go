@@ -92,7 +92,7 @@ func (h *harness) runTask(ctx context.Context, req taskRequest) taskAnswer {
 	}
 	switch req.Resource {
 	case lambdaInvoke:
-		payload, err := f.invoke(ctx, req.Parameters.Payload)
+		payload, err := h.invokeFromState(ctx, f, req, req.Parameters.Payload)
 		if err != nil {
 			return lambdaFailure(err)
 		}
@@ -108,6 +108,19 @@ func (h *harness) runTask(ctx context.Context, req taskRequest) taskAnswer {
 	default:
 		return taskAnswer{Error: "States.Runtime", Cause: fmt.Sprintf("the harness does not run resource %q (state %s)", req.Resource, req.State)}
 	}
+}
+
+// invokeFromState invokes f for a Task state of an execution, continuing the execution's
+// trace through the state's Lambda invoke subsegment.
+func (h *harness) invokeFromState(ctx context.Context, f *function, req taskRequest, payload []byte) ([]byte, error) {
+	var trace *executionTrace
+	if e := h.execution(req.Execution); e != nil {
+		trace = e.trace
+	}
+	header, done := trace.lambdaInvoke(req.State, f)
+	out, err := h.invokeTraced(ctx, f, payload, header)
+	done(err)
+	return out, err
 }
 
 func lambdaFailure(err error) taskAnswer {
@@ -145,7 +158,7 @@ func (h *harness) runCallbackTask(ctx context.Context, f *function, req taskRequ
 	h.tokens[payload.TaskToken] = tok
 	h.mu.Unlock()
 
-	if _, err := f.invoke(ctx, req.Parameters.Payload); err != nil {
+	if _, err := h.invokeFromState(ctx, f, req, req.Parameters.Payload); err != nil {
 		h.closeToken(payload.TaskToken, false)
 		return lambdaFailure(err)
 	}

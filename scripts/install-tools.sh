@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs every tool the build and the tests need, at pinned versions, into the
 # repository itself (node_modules/ and .tools/), so nothing is installed system-wide
-# and a fresh clone needs only Go, npm, Java 17 and make.
+# and a fresh clone needs only Go, npm, Java 17 and make. The one exception is Debian's
+# postgresql package (the local Tracetest server's database), installed with apt-get
+# when missing and when running as root (CI); elsewhere the script says how.
 #
 # Idempotent: a tool already present at its pinned version is not fetched again.
 set -euo pipefail
@@ -13,9 +15,39 @@ root=$(pwd)
 DYNAMODB_LOCAL_NPM=amplify-dynamodb-simulator@2.9.30   # ships the real DynamoDB Local jar
 RIE_VERSION=v0.0.0-20261030222936-bef5c4ba774d         # aws-lambda-runtime-interface-emulator has no tags
 ACTIONLINT_VERSION=v1.7.12                              # github.com/rhysd/actionlint, lints .github/workflows
+TRACETEST_VERSION=v1.7.1                               # server and CLI; the module is tools/tracetest
 
 tools="$root/.tools"
 mkdir -p "$tools/bin"
+
+# Tracetest server and CLI, built from the Go module github.com/kubeshop/tracetest at
+# $TRACETEST_VERSION through tools/tracetest (its own go.mod/go.sum: checksum-verified, and
+# kept out of the root module's ./...). The ldflags are the ones upstream's .goreleaser.yaml
+# sets in a release (VERSION = the tag, TRACETEST_ENV = main; no analytics keys). The stamp
+# holds the version and the tools module's checksums, so a warm run builds nothing. A cold
+# build takes minutes of CPU: it runs in the background while the rest is fetched.
+tt_stamp="$TRACETEST_VERSION $(cat tools/tracetest/go.mod tools/tracetest/go.sum | sha256sum | cut -c1-16)"
+tt_pid=""
+tt_log=""
+if [ ! -x "$tools/bin/tracetest" ] || [ ! -x "$tools/bin/tracetest-server" ] ||
+  [ "$(cat "$tools/bin/.tracetest-version" 2>/dev/null)" != "$tt_stamp" ]; then
+  echo "install-tools: tracetest@$TRACETEST_VERSION (server and CLI, from source, in the background)"
+  tt_tmp=$(mktemp -d)
+  tt_log="$tt_tmp/build.log"
+  # In a session of its own, so that an early exit of this script can stop the whole build.
+  (
+    cd tools/tracetest
+    exec setsid env CGO_ENABLED=0 go build -mod=readonly -trimpath -o "$tt_tmp/" \
+      -ldflags "-s -w \
+        -X github.com/kubeshop/tracetest/server/version.Version=$TRACETEST_VERSION \
+        -X github.com/kubeshop/tracetest/server/version.Env=main \
+        -X github.com/kubeshop/tracetest/cli/config.Version=$TRACETEST_VERSION \
+        -X github.com/kubeshop/tracetest/cli/config.Env=main" \
+      github.com/kubeshop/tracetest/server github.com/kubeshop/tracetest/cli
+  ) >"$tt_log" 2>&1 &
+  tt_pid=$!
+  trap 'if [ -n "$tt_pid" ]; then kill -- -"$tt_pid" 2>/dev/null || true; fi' EXIT
+fi
 
 # npm tools: CDK CLI, Node 22 (for the CLI and jsii), asl-validator,
 # aws-local-stepfunctions, cfn-guard with the Control Tower rules. All in package-lock.json.
@@ -52,6 +84,34 @@ if [ ! -x "$tools/bin/actionlint" ] || [ "$(cat "$tools/bin/.actionlint-version"
   echo "install-tools: actionlint@$ACTIONLINT_VERSION"
   GOBIN="$tools/bin" GOFLAGS=-mod=mod go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION"
   echo "$ACTIONLINT_VERSION" > "$tools/bin/.actionlint-version"
+fi
+
+# PostgreSQL for the local Tracetest server (make tracetest-local starts its own cluster in a
+# temporary directory). Debian's package; any major version the server supports will do.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "install-tools: postgresql (apt-get)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+  else
+    echo "install-tools: PostgreSQL is missing; make tracetest-local needs it: sudo apt-get install postgresql" >&2
+  fi
+fi
+
+# The Tracetest build started above.
+if [ -n "$tt_pid" ]; then
+  status=0
+  wait "$tt_pid" || status=$?
+  tt_pid=""
+  if [ "$status" != 0 ]; then
+    cat "$tt_log" >&2
+    echo "install-tools: the Tracetest build failed (log above)" >&2
+    exit 1
+  fi
+  mv "$tt_tmp/server" "$tools/bin/tracetest-server"
+  mv "$tt_tmp/cli" "$tools/bin/tracetest"
+  rm -rf "$tt_tmp"
+  echo "$tt_stamp" > "$tools/bin/.tracetest-version"
 fi
 
 # Versions read from the installed packages: asking the CDK CLI (`cdk --version`) starts

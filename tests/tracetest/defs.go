@@ -1,97 +1,103 @@
-// Package tracetest checks the Tracetest definitions in tests/ offline, without a Tracetest
-// server or an AWS account: that every file is a valid Tracetest v1.7.1 Test or TestSuite,
-// that every ${var:NAME} is defined before it is used, and that every span a selector names
-// is one the deployment really emits (tests/spans/emitted.json for our Lambda code,
-// tests/aws-spans.json for AWS itself). The checks live in Check; the tests run them on the
-// repository's files and on broken copies, to prove each check can fail.
+// Package tracetest reads the Tracetest definitions in tests/ and checks a Tracetest server
+// against them: that the server stores every test exactly as its file says (the CLI
+// re-encodes files before sending them, and Tracetest v1.7.1 can silently drop parts of
+// what it receives), and that a run of the suite evaluated and passed every spec, exported
+// every output and fed the outputs of each step to the next. The judgement of spans and
+// assertions is the real Tracetest server's; this package only reads its answers back.
+// Command tests/verify runs these checks after `make tracetest` and `make tracetest-local`.
 package tracetest
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 )
 
 // Test is a Tracetest `type: Test` resource, as far as these definitions use it. Decoding
-// is strict: a misspelt key is an error instead of a silently ignored field.
+// a file is strict: a misspelt key is an error instead of a silently ignored field. The
+// server answers GET /api/tests/{id} with the same document in JSON.
 type Test struct {
-	Type string   `yaml:"type"`
-	Spec TestSpec `yaml:"spec"`
+	Type string   `yaml:"type" json:"type"`
+	Spec TestSpec `yaml:"spec" json:"spec"`
 }
 
 // TestSpec is the spec of a Test.
 type TestSpec struct {
-	ID          string   `yaml:"id"`
-	Name        string   `yaml:"name"`
-	Description string   `yaml:"description"`
-	Trigger     Trigger  `yaml:"trigger"`
-	Specs       []Spec   `yaml:"specs"`
-	Outputs     []Output `yaml:"outputs"`
+	ID          string   `yaml:"id" json:"id"`
+	Name        string   `yaml:"name" json:"name"`
+	Description string   `yaml:"description" json:"description"`
+	Trigger     Trigger  `yaml:"trigger" json:"trigger"`
+	Specs       []Spec   `yaml:"specs" json:"specs"`
+	Outputs     []Output `yaml:"outputs" json:"outputs"`
 }
 
 // Trigger is how Tracetest starts the traced operation.
 type Trigger struct {
-	Type        string       `yaml:"type"`
-	HTTPRequest *HTTPRequest `yaml:"httpRequest"`
+	Type        string       `yaml:"type" json:"type"`
+	HTTPRequest *HTTPRequest `yaml:"httpRequest" json:"httpRequest"`
 }
 
 // HTTPRequest is an http trigger.
 type HTTPRequest struct {
-	Method  string   `yaml:"method"`
-	URL     string   `yaml:"url"`
-	Headers []Header `yaml:"headers"`
-	Body    string   `yaml:"body"`
+	Method  string   `yaml:"method" json:"method"`
+	URL     string   `yaml:"url" json:"url"`
+	Headers []Header `yaml:"headers" json:"headers"`
+	Body    string   `yaml:"body" json:"body"`
 }
 
 // Header is one HTTP request header.
 type Header struct {
-	Key   string `yaml:"key"`
-	Value string `yaml:"value"`
+	Key   string `yaml:"key" json:"key"`
+	Value string `yaml:"value" json:"value"`
 }
 
 // Spec is a selector with the assertions every selected span must pass.
 type Spec struct {
-	Name       string   `yaml:"name"`
-	Selector   string   `yaml:"selector"`
-	Assertions []string `yaml:"assertions"`
+	Name       string   `yaml:"name" json:"name"`
+	Selector   string   `yaml:"selector" json:"selector"`
+	Assertions []string `yaml:"assertions" json:"assertions"`
 }
 
-// Output exports a value from the trace as a variable for later tests of a suite.
+// Output exports a value from the trace as a variable for the later steps of a suite.
 type Output struct {
-	Name     string `yaml:"name"`
-	Selector string `yaml:"selector"`
-	Value    string `yaml:"value"`
+	Name     string `yaml:"name" json:"name"`
+	Selector string `yaml:"selector" json:"selector"`
+	Value    string `yaml:"value" json:"value"`
 }
 
 // Suite is a Tracetest `type: TestSuite` resource.
 type Suite struct {
-	Type string    `yaml:"type"`
-	Spec SuiteSpec `yaml:"spec"`
+	Type string    `yaml:"type" json:"type"`
+	Spec SuiteSpec `yaml:"spec" json:"spec"`
 }
 
-// SuiteSpec is the spec of a TestSuite: its steps are test definition files (./x.yaml,
-// resolved relative to the suite file, as the CLI does) or test ids.
+// SuiteSpec is the spec of a TestSuite. In a file, each step is a test definition file
+// (./x.yaml, relative to the suite file: the CLI reads a step as a file only when it
+// starts with ./, ../ or /, and takes anything else as a test id).
 type SuiteSpec struct {
-	ID          string   `yaml:"id"`
-	Name        string   `yaml:"name"`
-	Description string   `yaml:"description"`
-	Steps       []string `yaml:"steps"`
+	ID          string   `yaml:"id" json:"id"`
+	Name        string   `yaml:"name" json:"name"`
+	Description string   `yaml:"description" json:"description"`
+	Steps       []string `yaml:"steps" json:"steps"`
 }
 
-// Definitions are the YAML files of one tests/ directory.
+// Step is one test of a suite, with the file it was read from.
+type Step struct {
+	File string
+	Test Test
+}
+
+// Definitions are a suite file and the test files of its steps, in step order.
 type Definitions struct {
-	// Tests by file name (e.g. "incident.yaml").
-	Tests map[string]Test
-	// Suites by file name.
-	Suites map[string]Suite
+	File  string
+	Suite Suite
+	Steps []Step
 }
 
 // decodeStrict decodes one YAML document into v, rejecting unknown keys and extra documents.
@@ -108,140 +114,48 @@ func decodeStrict(raw []byte, v any) error {
 	return nil
 }
 
-// LoadDefinitions reads every *.yaml file of dir as a Test or a TestSuite.
-func LoadDefinitions(dir string) (Definitions, error) {
-	paths, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+// Load reads a TestSuite file and the Test files of its steps.
+func Load(suiteFile string) (Definitions, error) {
+	raw, err := os.ReadFile(suiteFile)
 	if err != nil {
-		return Definitions{}, fmt.Errorf("list definitions: %w", err)
+		return Definitions{}, fmt.Errorf("read the suite: %w", err)
 	}
-	if len(paths) == 0 {
-		return Definitions{}, fmt.Errorf("no *.yaml definitions in %s", dir)
+	d := Definitions{File: suiteFile}
+	if err := decodeStrict(raw, &d.Suite); err != nil {
+		return Definitions{}, fmt.Errorf("%s: not a Tracetest TestSuite: %w", suiteFile, err)
 	}
-	d := Definitions{Tests: map[string]Test{}, Suites: map[string]Suite{}}
-	for _, p := range paths {
-		raw, err := os.ReadFile(p)
+	if d.Suite.Type != "TestSuite" {
+		return Definitions{}, fmt.Errorf("%s: type %q, want TestSuite (Transaction is the pre-v0.13 name)", suiteFile, d.Suite.Type)
+	}
+	if d.Suite.Spec.ID == "" || len(d.Suite.Spec.Steps) == 0 {
+		return Definitions{}, fmt.Errorf("%s: a suite needs spec.id and at least one step", suiteFile)
+	}
+	ids := map[string]string{d.Suite.Spec.ID: suiteFile}
+	for _, step := range d.Suite.Spec.Steps {
+		if !strings.HasPrefix(step, "./") && !strings.HasPrefix(step, "../") && !strings.HasPrefix(step, "/") {
+			return Definitions{}, fmt.Errorf("%s: step %q is not a file path: the CLI reads a step as a file only when it starts "+
+				"with ./, ../ or / and takes anything else as the id of a test already on the server", suiteFile, step)
+		}
+		file := step
+		if !filepath.IsAbs(file) {
+			file = filepath.Join(filepath.Dir(suiteFile), step)
+		}
+		raw, err := os.ReadFile(file)
 		if err != nil {
-			return Definitions{}, fmt.Errorf("read definition: %w", err)
+			return Definitions{}, fmt.Errorf("%s: step %s: %w", suiteFile, step, err)
 		}
-		if err := d.add(filepath.Base(p), raw); err != nil {
-			return Definitions{}, err
-		}
-	}
-	return d, nil
-}
-
-// add parses one definition file by its type.
-func (d *Definitions) add(name string, raw []byte) error {
-	var head struct {
-		Type string `yaml:"type"`
-	}
-	if err := yaml.Unmarshal(raw, &head); err != nil {
-		return fmt.Errorf("%s: not YAML: %w", name, err)
-	}
-	switch head.Type {
-	case "Test":
 		var t Test
 		if err := decodeStrict(raw, &t); err != nil {
-			return fmt.Errorf("%s: not a Tracetest Test: %w", name, err)
+			return Definitions{}, fmt.Errorf("%s: not a Tracetest Test: %w", file, err)
 		}
-		d.Tests[name] = t
-	case "TestSuite":
-		var s Suite
-		if err := decodeStrict(raw, &s); err != nil {
-			return fmt.Errorf("%s: not a Tracetest TestSuite: %w", name, err)
+		if t.Type != "Test" || t.Spec.ID == "" || t.Spec.Name == "" {
+			return Definitions{}, fmt.Errorf("%s: want type Test with spec.id and spec.name (the id keeps reruns on the same test)", file)
 		}
-		d.Suites[name] = s
-	default:
-		return fmt.Errorf("%s: type %q: want Test or TestSuite (Transaction and Environment are the "+
-			"pre-v0.13 names)", name, head.Type)
+		if other, dup := ids[t.Spec.ID]; dup {
+			return Definitions{}, fmt.Errorf("%s: spec.id %q is also the id of %s: ids must be unique on the server", file, t.Spec.ID, other)
+		}
+		ids[t.Spec.ID] = file
+		d.Steps = append(d.Steps, Step{File: file, Test: t})
 	}
-	return nil
-}
-
-// EmittedSpan is one span the Lambda code emits, as recorded by the offline trace test in
-// lambda-src/ (tests/spans/emitted.json).
-type EmittedSpan struct {
-	Function     string              `json:"function"`
-	Name         string              `json:"name"`
-	Attributes   map[string]string   `json:"attributes"`
-	MetadataKeys map[string][]string `json:"metadataKeys"`
-}
-
-// AWSSpan is one span AWS itself emits, with why its name is right (tests/aws-spans.json).
-type AWSSpan struct {
-	Name string `json:"name"`
-	// Type is the tracetest.span.type Tracetest gives the span: "http" when the X-Ray
-	// (sub)segment carries an http block, else "general".
-	Type string `json:"type"`
-	// EmittedBy is the AWS service that emits it: "API Gateway", "Step Functions" or "Lambda".
-	EmittedBy     string `json:"emittedBy"`
-	Justification string `json:"justification"`
-	Source        string `json:"source"`
-}
-
-// Catalog is every span name a selector may use.
-type Catalog struct {
-	Emitted []EmittedSpan
-	AWS     []AWSSpan
-}
-
-// LoadCatalog reads tests/spans/emitted.json and tests/aws-spans.json.
-func LoadCatalog(emittedPath, awsPath string) (Catalog, error) {
-	var c Catalog
-	var emitted struct {
-		Spans []EmittedSpan `json:"spans"`
-	}
-	if err := readJSON(emittedPath, &emitted, "it is written by the offline trace test in lambda-src/"); err != nil {
-		return Catalog{}, err
-	}
-	var aws struct {
-		Spans []AWSSpan `json:"spans"`
-	}
-	if err := readJSON(awsPath, &aws, "it lists the spans AWS emits"); err != nil {
-		return Catalog{}, err
-	}
-	c.Emitted, c.AWS = emitted.Spans, aws.Spans
-	if len(c.Emitted) == 0 {
-		return Catalog{}, fmt.Errorf("%s lists no spans", emittedPath)
-	}
-	return c, nil
-}
-
-func readJSON(path string, v any, what string) error {
-	raw, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("%s is missing (%s)", path, what)
-	}
-	if err != nil {
-		return fmt.Errorf("read span catalog: %w", err)
-	}
-	if err := json.Unmarshal(raw, v); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return nil
-}
-
-// names returns the sorted, de-duplicated span names of the catalog.
-func (c Catalog) names() []string {
-	set := map[string]bool{}
-	for _, s := range c.Emitted {
-		set[s.Name] = true
-	}
-	for _, s := range c.AWS {
-		set[s.Name] = true
-	}
-	out := make([]string, 0, len(set))
-	for n := range set {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// list joins items for an error message.
-func list(items []string) string {
-	if len(items) == 0 {
-		return "none"
-	}
-	return strings.Join(items, ", ")
+	return d, nil
 }

@@ -1,0 +1,574 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tracetest-aws/stepfunctions-cdk/tests/tracetest"
+)
+
+// The Tracetest rig (make tracetest-local): the real Tracetest server and CLI, built from the
+// pinned module by make tools, run tests/suite.yaml through scripts/run-tracetest.sh (the
+// path a user takes against AWS) against the harness's workflow. The server runs with the
+// environment and provisioning of the synthesized task definition and a PostgreSQL of its
+// own that accepts only TLS; it reads traces through its X-Ray data store from the X-Ray API
+// stand-in, which serves what the functions sent to the X-Ray daemon and what the harness
+// records for AWS. See docs/TRACETEST.md.
+
+// tracetestPort is where the server listens: its default, which the task definition maps.
+const tracetestPort = 11633
+
+// rig is everything the Tracetest rig starts in addition to the harness.
+type rig struct {
+	cfg         *rigConfig
+	dir         string
+	ca          *localCA
+	caFile      string
+	xray        *xrayAPI
+	edge        *edge
+	pg          *postgres
+	server      *proc
+	serverURL   string
+	outputsFile string
+	env         map[string]string // the server's environment from the task definition
+	timings     []string
+}
+
+// rg is the rig, started by TestMain inside its namespaces; nil otherwise.
+var rg *rig
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (r *rig) timed(what string, start time.Time) {
+	r.timings = append(r.timings, fmt.Sprintf("%s %.2fs", what, time.Since(start).Seconds()))
+}
+
+// startRig starts the rig's endpoints, database and Tracetest server for harness h.
+func startRig(ctx context.Context, h *harness, cfg *rigConfig) (r *rig, err error) {
+	r = &rig{cfg: cfg}
+	defer func() {
+		if err != nil {
+			r.stop()
+		}
+	}()
+	if !h.traced {
+		return r, fmt.Errorf("the functions run untraced here, so no trace would reach Tracetest: %s", h.untraced)
+	}
+	if r.dir, err = os.MkdirTemp("", "e2e-tracetest-"); err != nil {
+		return r, err
+	}
+	if err := r.checkToolVersion(h.root); err != nil {
+		return r, err
+	}
+	if r.ca, err = newLocalCA(); err != nil {
+		return r, err
+	}
+	r.caFile = filepath.Join(r.dir, "ca.pem")
+	if err := os.WriteFile(r.caFile, r.ca.pem, 0o644); err != nil {
+		return r, err
+	}
+
+	// The AWS endpoints the server and the CLI reach by name: X-Ray, and the API's stage.
+	accessKey, secretKey := "AKIA"+strings.ToUpper(randomHex(8)), randomHex(20)
+	r.xray = newXRayAPI(h.traces, accessKey, secretKey)
+	r.edge, err = startEdge(r.ca, map[string]http.Handler{
+		xrayHost():       r.xray,
+		apiHost(cfg.api): http.StripPrefix("/"+cfg.api.stage, h.frontDoor(mainMachine)),
+	}, h.logf)
+	if err != nil {
+		return r, err
+	}
+
+	// The database, named as the task definition names it.
+	start := time.Now()
+	dbname, err := cfg.databaseName()
+	if err != nil {
+		return r, err
+	}
+	pgDir, err := os.MkdirTemp("", "e2e-postgres-")
+	if err != nil {
+		return r, err
+	}
+	certPEM, keyPEM, err := r.ca.issue("127.0.0.1")
+	if err != nil {
+		return r, err
+	}
+	// The server builds its connection URL without escaping: keep the password plain.
+	r.pg, err = startPostgres(ctx, pgDir, certPEM, keyPEM, "tracetest", randomHex(16), dbname)
+	if err != nil {
+		os.RemoveAll(pgDir)
+		return r, err
+	}
+	r.timed("start PostgreSQL", start)
+
+	// The server, as the task definition runs it; its credentials stand for the task role's.
+	start = time.Now()
+	if r.env, err = cfg.serverEnvironment(r.pg); err != nil {
+		return r, err
+	}
+	serverDir := filepath.Join(r.dir, "server")
+	if err := os.MkdirAll(serverDir, 0o700); err != nil {
+		return r, err
+	}
+	env := merge(r.env, map[string]string{
+		"PATH":                        os.Getenv("PATH"),
+		"HOME":                        serverDir,
+		"AWS_ACCESS_KEY_ID":           accessKey,
+		"AWS_SECRET_ACCESS_KEY":       secretKey,
+		"AWS_CA_BUNDLE":               r.caFile,
+		"AWS_EC2_METADATA_DISABLED":   "true",
+		"AWS_CONFIG_FILE":             os.DevNull,
+		"AWS_SHARED_CREDENTIALS_FILE": os.DevNull,
+	})
+	cmd := exec.Command(filepath.Join(h.root, ".tools", "bin", "tracetest-server"), "serve")
+	cmd.Dir = serverDir
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	sort.Strings(cmd.Env)
+	if r.server, err = startProc("tracetest-server", cmd); err != nil {
+		return r, err
+	}
+	r.serverURL = fmt.Sprintf("http://127.0.0.1:%d", tracetestPort)
+	if err := r.waitServer(ctx); err != nil {
+		return r, err
+	}
+	r.timed("start Tracetest server", start)
+
+	outputs, skipped, err := cfg.outputs("127.0.0.1")
+	if err != nil {
+		return r, err
+	}
+	if len(skipped) > 0 {
+		h.logf("rig: outputs left out of the local outputs file: %s", strings.Join(skipped, "; "))
+	}
+	b, _ := json.MarshalIndent(outputs, "", "  ")
+	r.outputsFile = filepath.Join(r.dir, "cdk-outputs.json")
+	return r, os.WriteFile(r.outputsFile, b, 0o644)
+}
+
+// checkToolVersion requires the server image of the task definition to be the version
+// make tools built.
+func (r *rig) checkToolVersion(root string) error {
+	for _, bin := range []string{"tracetest", "tracetest-server"} {
+		if _, err := os.Stat(filepath.Join(root, ".tools", "bin", bin)); err != nil {
+			return fmt.Errorf(".tools/bin/%s is missing: run make tools", bin)
+		}
+	}
+	stamp, err := os.ReadFile(filepath.Join(root, ".tools", "bin", ".tracetest-version"))
+	if err != nil {
+		return fmt.Errorf("read .tools/bin/.tracetest-version: run make tools")
+	}
+	_, image, err := r.cfg.container()
+	if err != nil {
+		return err
+	}
+	built := strings.Fields(string(stamp))[0]
+	if !strings.HasSuffix(image, ":"+built) {
+		return fmt.Errorf("the task definition runs %s but make tools built Tracetest %s: change TRACETEST_VERSION in scripts/install-tools.sh (and tools/tracetest) to the image's version", image, built)
+	}
+	return nil
+}
+
+// waitServer waits for GET /api/version.json, as the task's health check does.
+func (r *rig) waitServer(ctx context.Context) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get(r.serverURL + "/api/version.json")
+		if err == nil {
+			body := readAllClose(resp.Body)
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("%s: %s", resp.Status, body)
+		}
+		if ok, perr := r.server.exited(); ok {
+			return fmt.Errorf("the Tracetest server exited at start (%v)\n%s", perr, r.server.report())
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("the Tracetest server did not answer GET /api/version.json in 60s: %v\n%s", err, r.server.report())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (r *rig) stop() {
+	if r == nil {
+		return
+	}
+	if r.server != nil {
+		r.server.stop()
+	}
+	if r.pg != nil {
+		r.pg.stop()
+		os.RemoveAll(r.pg.dir)
+	}
+	if r.edge != nil {
+		r.edge.stop()
+	}
+	if r.dir != "" {
+		os.RemoveAll(r.dir)
+	}
+}
+
+// needRig returns the rig, or skips: the rig runs only under make tracetest-local.
+func needRig(t *testing.T) *rig {
+	t.Helper()
+	if rg == nil {
+		t.Skip("the Tracetest rig runs with make tracetest-local (E2E_TRACETEST=1, as root, after make synth)")
+	}
+	return rg
+}
+
+// runScript runs scripts/run-tracetest.sh against the rig, as make tracetest does against
+// AWS, and returns its output.
+func (r *rig) runScript(t *testing.T, env map[string]string) (string, error) {
+	t.Helper()
+	cmd := exec.Command("bash", filepath.Join(h.root, "scripts", "run-tracetest.sh"))
+	cmd.Dir = h.root
+	cmd.Env = envWith(merge(map[string]string{
+		"CDK_OUTPUTS": r.outputsFile,
+		"PREFIX":      r.cfg.prefix,
+		"TRACETEST":   filepath.Join(h.root, ".tools", "bin", "tracetest"),
+		"SUITE":       "",
+		"JUNIT":       "",
+	}, env))
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+// api calls the server's API with a JSON body (nil for none) and decodes the answer into v.
+func (r *rig) api(method, path string, body, v any) error {
+	var in io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		in = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, r.serverURL+"/api"+path, in)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%s /api%s: %s: %s", method, path, resp.Status, b)
+	}
+	if v != nil {
+		return json.Unmarshal(b, v)
+	}
+	return nil
+}
+
+// xrayTraceID is Tracetest's conversion of a run's trace id to X-Ray's form.
+func xrayTraceID(hexID string) string {
+	if len(hexID) != 32 {
+		return ""
+	}
+	return "1-" + hexID[:8] + "-" + hexID[8:]
+}
+
+func TestTracetestSuite(t *testing.T) {
+	r := needRig(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	t.Run("database accepts TLS only", func(t *testing.T) {
+		if out, err := r.pg.psql(ctx, "disable", "select 1"); err == nil || !strings.Contains(out, "no encryption") {
+			t.Errorf("a connection without TLS got %q (%v), want pg_hba.conf's rejection", out, err)
+		}
+		if out, err := r.pg.psql(ctx, "require", "select ssl from pg_stat_ssl where pid = pg_backend_pid()"); err != nil || out != "t" {
+			t.Errorf("a TLS connection got %q (%v), want ssl = t", out, err)
+		}
+		if got := r.env["TRACETEST_POSTGRES_PARAMS"]; !strings.Contains(got, "sslmode=require") && !strings.Contains(got, "sslmode=verify") {
+			t.Errorf("the task definition's TRACETEST_POSTGRES_PARAMS is %q: the server would connect without TLS", got)
+		}
+	})
+
+	client := &tracetest.Client{BaseURL: r.serverURL}
+	defs, err := tracetest.Load(filepath.Join(h.root, "tests", "suite.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := client.LatestSuiteRun(defs.Suite.Spec.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	junit := filepath.Join(r.dir, "junit.xml")
+	start := time.Now()
+	out, err := r.runScript(t, map[string]string{"JUNIT": junit})
+	elapsed := time.Since(start)
+	if err != nil {
+		t.Fatalf("scripts/run-tracetest.sh against the local workflow failed (%v) after %.1fs:\n%s\n%s", err, elapsed.Seconds(), out, h.logs())
+	}
+	t.Logf("scripts/run-tracetest.sh passed in %.1fs:\n%s", elapsed.Seconds(), out)
+	fmt.Fprintf(os.Stderr, "e2e: local Tracetest run (scripts/run-tracetest.sh, tests/suite.yaml): %.1fs\n", elapsed.Seconds())
+
+	if b, err := os.ReadFile(junit); err != nil || !bytes.Contains(b, []byte("<testcase")) {
+		t.Errorf("JUNIT=%s: no JUnit report with test cases (%v): %.300s", junit, err, b)
+	}
+
+	// The traces the runs judged were the ones the trigger started: each run's trace id is
+	// one the X-Ray stand-in was asked for and holds segments the functions sent.
+	runID, err := client.LatestSuiteRun(defs.Suite.Spec.ID)
+	if err != nil || runID <= before {
+		t.Fatalf("no new suite run (latest #%d, before #%d): %v", runID, before, err)
+	}
+	run, err := client.SuiteRun(defs.Suite.Spec.ID, runID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, step := range run.Steps {
+		id := xrayTraceID(step.TraceID)
+		if r.xray.timesQueried(id) == 0 {
+			t.Errorf("step %d: the server never asked X-Ray for its trace %s", i+1, id)
+		}
+		if n := h.traces.fromDaemon(id); n == 0 {
+			t.Errorf("step %d: no segment document from the functions reached the daemon under trace %s", i+1, id)
+		}
+	}
+}
+
+// fastPolling makes the server poll X-Ray every second, give up after timeout and not wait
+// for selectors that match nothing; the previous profile is restored when t ends. The
+// negative cases use it to fail in seconds; the suite itself runs with the provisioned one.
+func (r *rig) fastPolling(t *testing.T, timeout time.Duration) {
+	t.Helper()
+	var saved map[string]any
+	if err := r.api(http.MethodGet, "/pollingprofiles/current", nil, &saved); err != nil {
+		t.Fatal(err)
+	}
+	profile := map[string]any{"type": "PollingProfile", "spec": map[string]any{
+		"id": "current", "name": "rig", "default": true, "strategy": "periodic",
+		"periodic": map[string]any{"retryDelay": "1s", "timeout": timeout.String(), "selectorMatchRetries": 0},
+	}}
+	if err := r.api(http.MethodPut, "/pollingprofiles/current", profile, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := r.api(http.MethodPut, "/pollingprofiles/current", saved, nil); err != nil {
+			t.Errorf("restore the polling profile: %v", err)
+		}
+	})
+}
+
+// editedSuite copies tests/ to a temporary directory, applies edit to the named file and
+// returns the copy's suite file.
+func editedSuite(t *testing.T, file string, edit func(string) string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, name := range []string{"suite.yaml", "incident.yaml", "exam.yaml"} {
+		b, err := os.ReadFile(filepath.Join(h.root, "tests", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := string(b)
+		if name == file {
+			edited := edit(s)
+			if edited == s {
+				t.Fatalf("the edit of %s changed nothing: update the test to the current file", file)
+			}
+			s = edited
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return filepath.Join(dir, "suite.yaml")
+}
+
+func mustReplace(t *testing.T, s, old, new string) string {
+	t.Helper()
+	if !strings.Contains(s, old) {
+		t.Fatalf("%q is not in the file: update the test to the current file", old)
+	}
+	return strings.Replace(s, old, new, 1)
+}
+
+// TestTracetestCatches breaks one thing at a time and requires the run to fail, saying why:
+// the rig and the checks after the CLI cannot pass vacuously.
+func TestTracetestCatches(t *testing.T) {
+	r := needRig(t)
+
+	t.Run("a broken selector and a broken assertion fail the run", func(t *testing.T) {
+		r.fastPolling(t, 20*time.Second)
+		suite := editedSuite(t, "incident.yaml", func(s string) string {
+			s = mustReplace(t, s, `name="RegisterIncident"]`, `name="RegisterIncidents"]`)
+			return mustReplace(t, s, "name=\"Invocation\"]\n      assertions:\n        - attr:tracetest.selected_spans.count = 3",
+				"name=\"Invocation\"]\n      assertions:\n        - attr:tracetest.selected_spans.count = 4")
+		})
+		out, err := r.runScript(t, map[string]string{"SUITE": suite})
+		if err == nil {
+			t.Fatalf("the run passed with a broken selector and a broken assertion:\n%s", out)
+		}
+		t.Logf("scripts/run-tracetest.sh failed as it should (%v):\n%s", err, out)
+		for _, want := range []string{`spec "RegisterIncident ran once"`, `spec "Three Lambda invocations, so no Task was retried after an error"`} {
+			if !strings.Contains(out, want) {
+				t.Errorf("the report does not name %s:\n%s", want, out)
+			}
+		}
+		// Only the two broken specs fail: every other spec of the step still passes.
+		failed := regexp.MustCompile(`spec "([^"]+)"`).FindAllStringSubmatch(out, -1)
+		for _, f := range failed {
+			if f[1] != "RegisterIncident ran once" && f[1] != "Three Lambda invocations, so no Task was retried after an error" {
+				t.Errorf("spec %q failed too:\n%s", f[1], out)
+			}
+		}
+	})
+
+	t.Run("a spec dropped on the way to the server fails the read-back", func(t *testing.T) {
+		r.fastPolling(t, 20*time.Second)
+		// The exam body as it was: the CLI's re-encoding makes the server drop the specs.
+		suite := editedSuite(t, "exam.yaml", func(s string) string {
+			return mustReplace(t, s, `"TaskToken": "${var:TASK_TOKEN}", "Score": "80"}`, `"Score": "80", "TaskToken": "${var:TASK_TOKEN}"}`)
+		})
+		out, err := r.runScript(t, map[string]string{"SUITE": suite})
+		if err == nil {
+			t.Fatalf("the run passed although the server stored the exam test without its specs:\n%s", out)
+		}
+		t.Logf("scripts/run-tracetest.sh failed as it should (%v):\n%s", err, out)
+		if !strings.Contains(out, "stored with 0 specs, the file has") {
+			t.Errorf("the report does not say the specs were dropped:\n%s", out)
+		}
+	})
+
+	t.Run("X-Ray access denied fails the run at once and says so", func(t *testing.T) {
+		r.fastPolling(t, 60*time.Second)
+		r.xray.setDenied(true)
+		defer r.xray.setDenied(false)
+		// A user's own CLI configuration, which the script must neither read nor overwrite.
+		home := t.TempDir()
+		userConfig := filepath.Join(home, ".tracetest", "config.yml")
+		const sentinel = "scheme: https\nendpoint: tracetest.example.com\n"
+		if err := os.MkdirAll(filepath.Dir(userConfig), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(userConfig, []byte(sentinel), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		// The run fails within a second; the limit covers the v1.7.1 race in which the
+		// suite run is never marked failed and the CLI waits for ever.
+		env := map[string]string{"HOME": home, "RUN_TIMEOUT": "20"}
+		for _, name := range []string{"GOCACHE", "GOMODCACHE", "GOPATH"} {
+			v, err := exec.Command("go", "env", name).Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			env[name] = strings.TrimSpace(string(v))
+		}
+		start := time.Now()
+		out, err := r.runScript(t, env)
+		if b, _ := os.ReadFile(userConfig); string(b) != sentinel {
+			t.Errorf("the script changed ~/.tracetest/config.yml to %q", b)
+		}
+		if _, statErr := os.Stat(filepath.Join(h.root, "config.yml")); statErr == nil {
+			t.Errorf("the script left a config.yml in the repository")
+		}
+		if err == nil {
+			t.Fatalf("the run passed although X-Ray denied every read:\n%s", out)
+		}
+		t.Logf("scripts/run-tracetest.sh failed as it should (%v):\n%s", err, out)
+		if time.Since(start) > 45*time.Second {
+			t.Errorf("the denied run took %s: it should fail at once, not wait for the polling timeout", time.Since(start))
+		}
+		for _, want := range []string{"AccessDeniedException", "xray:BatchGetTraces"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("the report does not mention %s:\n%s", want, out)
+			}
+		}
+	})
+
+	t.Run("a trace never found prints the run's events", func(t *testing.T) {
+		r.fastPolling(t, 8*time.Second)
+		r.xray.setHidden(true)
+		defer r.xray.setHidden(false)
+		out, err := r.runScript(t, nil)
+		if err == nil {
+			t.Fatalf("the run passed although X-Ray had no trace:\n%s", out)
+		}
+		t.Logf("scripts/run-tracetest.sh failed as it should (%v):\n%s", err, out)
+		for _, want := range []string{"verify: events of sfn-incident", "Timed out without finding trace", "Transaction Search"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("the report does not mention %q:\n%s", want, out)
+			}
+		}
+	})
+
+	t.Run("a run that outlasts RUN_TIMEOUT is stopped and read back", func(t *testing.T) {
+		r.fastPolling(t, 20*time.Second)
+		out, err := r.runScript(t, map[string]string{"RUN_TIMEOUT": "1"})
+		if err == nil {
+			t.Fatalf("the run passed although the CLI was stopped after 1 s:\n%s", out)
+		}
+		t.Logf("scripts/run-tracetest.sh failed as it should (%v):\n%s", err, out)
+		for _, want := range []string{"did not see the suite finish in 1s", "is in state EXECUTING"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("the report does not say %q:\n%s", want, out)
+			}
+		}
+		// The server goes on with the run: let it end before the next case.
+		client := &tracetest.Client{BaseURL: r.serverURL}
+		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
+			id, err := client.LatestSuiteRun("sfn-plagiarism")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if run, err := client.SuiteRun("sfn-plagiarism", id); err == nil && run.State != "EXECUTING" {
+				return
+			}
+		}
+		t.Error("the stopped suite run did not end on the server within 60 s")
+	})
+
+	t.Run("no deployment, no CLI, no server", func(t *testing.T) {
+		unreachable := filepath.Join(t.TempDir(), "outputs.json")
+		b, _ := os.ReadFile(r.outputsFile)
+		b = bytes.ReplaceAll(b, []byte(fmt.Sprintf("127.0.0.1:%d", tracetestPort)), []byte("127.0.0.1:9"))
+		if err := os.WriteFile(unreachable, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			name string
+			env  map[string]string
+			want string
+		}{
+			{"no outputs file", map[string]string{"CDK_OUTPUTS": filepath.Join(t.TempDir(), "cdk-outputs.json")}, "run make deploy first"},
+			{"no CLI", map[string]string{"TRACETEST": filepath.Join(t.TempDir(), "tracetest")}, "Run make tools"},
+			{"server unreachable", map[string]string{"CDK_OUTPUTS": unreachable}, "does not answer GET /api/version.json"},
+		} {
+			out, err := r.runScript(t, c.env)
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || !strings.Contains(out, c.want) {
+				t.Errorf("%s: exit %v, output:\n%s\nwant a failure saying %q", c.name, err, out, c.want)
+			}
+		}
+	})
+}
