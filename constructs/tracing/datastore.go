@@ -22,15 +22,25 @@ type XRayDataStoreProps struct {
 	// store is in, resolved by CloudFormation at deploy time.
 	Region *string
 	// PollingRetryDelay is how long Tracetest waits between two reads of a trace, in
-	// whole seconds from 1 to 60. Default: 5 seconds.
+	// whole seconds from 1 to 60. It is also how long a trace must stay unchanged for
+	// Tracetest to take it as complete: two reads one delay apart that find the same
+	// number of spans. Default: 5 seconds.
 	PollingRetryDelay awscdk.Duration
-	// PollingTimeout is how long Tracetest keeps polling for a complete trace, in whole
-	// seconds from 10 to 3600. X-Ray ingests segments within seconds to tens of seconds.
-	// Default: 2 minutes.
+	// PollingTimeout is how long Tracetest keeps reading a trace that is not found yet
+	// or still grows, from the trigger on, in whole seconds from 10 to 3600. A trace
+	// never found fails the test ("timeout"); one that keeps growing is judged as it is
+	// after PollingTimeout / PollingRetryDelay reads (plus SelectorMatchRetries). X-Ray
+	// ingests segments within seconds to tens of seconds. Default: 2 minutes.
 	PollingTimeout awscdk.Duration
-	// SelectorMatchRetries is how many more polls Tracetest makes when the trace looks
-	// complete but a test selector still matches nothing (late X-Ray segments), 0 to 100.
-	// Default: 6.
+	// SelectorMatchRetries is how many more reads, PollingRetryDelay apart, Tracetest
+	// makes when the trace has stopped growing but the selector of one of the test's
+	// specs still matches no span: the wait for X-Ray segments that arrive late. The
+	// count starts again whenever new spans arrive. The retries cost time only when a
+	// selector matches nothing: a failing test, or a selector that cannot match while
+	// Tracetest polls, such as one naming the trigger span ("Tracetest trigger"), which
+	// Tracetest adds only when polling ends and which therefore spends every retry on
+	// every run. 0 to 100; 0 warns at synth, since X-Ray segments that arrive more than
+	// PollingRetryDelay after the others are then missed. Default: 6.
 	SelectorMatchRetries *float64
 	// AnalyticsEnabled sends Tracetest's anonymous usage analytics. Default: false.
 	AnalyticsEnabled *bool
@@ -92,6 +102,11 @@ func NewXRayDataStore(scope constructs.Construct, id *string, props *XRayDataSto
 		if !known(v) || float64(retries) != *v || retries < 0 || retries > 100 {
 			fail("SelectorMatchRetries %v must be a whole number from 0 to 100, known at synth", *v)
 		}
+	}
+	if retries == 0 {
+		awscdk.Annotations_Of(d).AddWarningV2(jsii.String("tracing:noSelectorMatchRetries"), jsii.String(fmt.Sprintf(
+			"SelectorMatchRetries is 0: Tracetest judges a test as soon as its trace did not change for %ds (PollingRetryDelay), "+
+				"so X-Ray segments that arrive later are missed and the test fails. Leave it unset (6) unless your traces arrive at once.", retryDelay)))
 	}
 	analytics := props.AnalyticsEnabled != nil && *props.AnalyticsEnabled
 

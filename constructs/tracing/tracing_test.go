@@ -400,6 +400,81 @@ func TestGrantReadUsesAPolicyOfItsOwn(t *testing.T) {
 	}
 }
 
+// TestXRayDataStorePolling: the polling props reach the PollingProfile document Tracetest
+// applies on first boot, and SelectorMatchRetries 0 (no wait for late X-Ray segments)
+// warns at synth.
+func TestXRayDataStorePolling(t *testing.T) {
+	cases := []struct {
+		name    string
+		props   *tracing.XRayDataStoreProps
+		want    string
+		warning bool
+	}{
+		{"defaults", nil, "retryDelay: 5s\n    timeout: 120s\n    selectorMatchRetries: 6\n", false},
+		{"set", &tracing.XRayDataStoreProps{
+			PollingRetryDelay:    awscdk.Duration_Seconds(jsii.Number(2)),
+			PollingTimeout:       awscdk.Duration_Minutes(jsii.Number(5)),
+			SelectorMatchRetries: jsii.Number(10),
+		}, "retryDelay: 2s\n    timeout: 300s\n    selectorMatchRetries: 10\n", false},
+		{"no selector retries", &tracing.XRayDataStoreProps{SelectorMatchRetries: jsii.Number(0)}, "retryDelay: 5s\n    timeout: 120s\n    selectorMatchRetries: 0\n", true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			stack := awscdk.NewStack(awscdk.NewApp(nil), jsii.String("Traces"), nil)
+			store := tracing.NewXRayDataStore(stack, jsii.String("XRay"), c.props)
+			doc := *store.ProvisioningYAML()
+			if !strings.Contains(doc, "---\ntype: PollingProfile\n") || !strings.Contains(doc, "  strategy: periodic\n  periodic:\n    "+c.want) {
+				t.Errorf("provisioning lacks %q:\n%s", c.want, doc)
+			}
+			warnings := assertions.Annotations_FromStack(stack).FindWarning(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("SelectorMatchRetries is 0")))
+			if got := len(*warnings) > 0; got != c.warning {
+				t.Errorf("warning about SelectorMatchRetries 0: %v, want %v", got, c.warning)
+			}
+		})
+	}
+}
+
+func TestXRayDataStoreRejectsBadPolling(t *testing.T) {
+	cases := []struct {
+		name  string
+		props func(awscdk.Stack) *tracing.XRayDataStoreProps
+		want  string
+	}{
+		{"delay not whole seconds", func(awscdk.Stack) *tracing.XRayDataStoreProps {
+			return &tracing.XRayDataStoreProps{PollingRetryDelay: awscdk.Duration_Millis(jsii.Number(1500))}
+		}, "PollingRetryDelay 1 second 500 millis must be a whole number of seconds from 1 to 60"},
+		{"delay too long", func(awscdk.Stack) *tracing.XRayDataStoreProps {
+			return &tracing.XRayDataStoreProps{PollingRetryDelay: awscdk.Duration_Minutes(jsii.Number(2))}
+		}, "PollingRetryDelay 2 minutes must be"},
+		{"timeout too short", func(awscdk.Stack) *tracing.XRayDataStoreProps {
+			return &tracing.XRayDataStoreProps{PollingTimeout: awscdk.Duration_Seconds(jsii.Number(5))}
+		}, "PollingTimeout 5 seconds must be a whole number of seconds from 10 to 3600"},
+		{"timeout not past the delay", func(awscdk.Stack) *tracing.XRayDataStoreProps {
+			return &tracing.XRayDataStoreProps{PollingRetryDelay: awscdk.Duration_Seconds(jsii.Number(30)), PollingTimeout: awscdk.Duration_Seconds(jsii.Number(30))}
+		}, "PollingTimeout (30s) must be longer than PollingRetryDelay (30s)"},
+		{"delay from a parameter", func(st awscdk.Stack) *tracing.XRayDataStoreProps {
+			p := awscdk.NewCfnParameter(st, jsii.String("Delay"), &awscdk.CfnParameterProps{Type: jsii.String("Number")})
+			return &tracing.XRayDataStoreProps{PollingRetryDelay: awscdk.Duration_Seconds(p.ValueAsNumber())}
+		}, "PollingRetryDelay must be known at synth"},
+		{"retries not whole", func(awscdk.Stack) *tracing.XRayDataStoreProps {
+			return &tracing.XRayDataStoreProps{SelectorMatchRetries: jsii.Number(2.5)}
+		}, "SelectorMatchRetries 2.5 must be a whole number from 0 to 100"},
+		{"retries negative", func(awscdk.Stack) *tracing.XRayDataStoreProps {
+			return &tracing.XRayDataStoreProps{SelectorMatchRetries: jsii.Number(-1)}
+		}, "SelectorMatchRetries -1 must be"},
+		{"retries too many", func(awscdk.Stack) *tracing.XRayDataStoreProps {
+			return &tracing.XRayDataStoreProps{SelectorMatchRetries: jsii.Number(101)}
+		}, "SelectorMatchRetries 101 must be"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			stack := awscdk.NewStack(awscdk.NewApp(nil), jsii.String("Traces"), nil)
+			props := c.props(stack)
+			mustPanic(t, c.want, func() { tracing.NewXRayDataStore(stack, jsii.String("XRay"), props) })
+		})
+	}
+}
+
 // TestPackageImportsNoWorkflowAndNoApp keeps the layout's promise: importing tracing
 // compiles none of the workflow's CDK modules, and the library imports nothing from the
 // app's internal/ packages.

@@ -26,6 +26,20 @@ func TestRepositoryDefinitions(t *testing.T) {
 		if len(s.Test.Spec.Specs) == 0 {
 			t.Errorf("%s has no specs", s.File)
 		}
+		// Tracetest adds its trigger span only when polling ends: a spec selector naming it
+		// matches nothing while Tracetest polls, so every run spends all the selector-match
+		// retries of the polling profile (docs/TRACETEST.md, "Time").
+		// On AWS, X-Ray adds an inferred segment with the same name and aws block (so the
+		// same aws.operation) under each AWS call our code records; only the call's own
+		// subsegment has aws.service (tests/aws-spans.json).
+		for _, spec := range s.Test.Spec.Specs {
+			if strings.Contains(spec.Selector, "Tracetest trigger") {
+				t.Errorf("%s: spec %q selects the trigger span by name (%s): select it as span[]:first", s.File, spec.Name, spec.Selector)
+			}
+			if strings.Contains(spec.Selector, "aws.operation=") && !strings.Contains(spec.Selector, "aws.service=") {
+				t.Errorf("%s: spec %q selects an AWS call without aws.service (%s): on AWS it also selects X-Ray's inferred segment of that call", s.File, spec.Name, spec.Selector)
+			}
+		}
 	}
 	if strings.Join(ids, ",") != "sfn-incident,sfn-exam" {
 		t.Errorf("suite steps %v, want the incident test, then the exam test that uses its outputs", ids)
