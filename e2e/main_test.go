@@ -240,7 +240,7 @@ func scoreOf(ex exam) int {
 // outcome is what a scenario expects at the end.
 type outcome struct {
 	path     []string
-	resolved bool // else AdminActionRequired
+	resolved bool  // else AdminActionRequired
 	scores   []int // newest first; unscored for an exam with no score
 	results  []int
 	caught   string // error TakeAdministrativeAction received in $.Error, if any

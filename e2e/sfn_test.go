@@ -321,13 +321,6 @@ func (h *harness) serveSFNAPI(w http.ResponseWriter, r *http.Request) {
 			result = struct{}{}
 		}
 	}
-	if late > 0 {
-		// Accepted, but the answer is held back past the caller's timeout.
-		select {
-		case <-time.After(late):
-		case <-r.Context().Done():
-		}
-	}
 	call := sfnCall{Operation: op, Token: token, Name: name, Output: output, Late: late > 0}
 	if apiErr != nil {
 		call.ErrorType = apiErr.typ
@@ -335,6 +328,13 @@ func (h *harness) serveSFNAPI(w http.ResponseWriter, r *http.Request) {
 	h.mu.Lock()
 	h.sfnCalls = append(h.sfnCalls, call)
 	h.mu.Unlock()
+	if late > 0 {
+		// Accepted, but the answer is held back past the caller's timeout.
+		select {
+		case <-time.After(late):
+		case <-r.Context().Done():
+		}
+	}
 	if apiErr != nil {
 		h.logf("Step Functions API %s: %s: %s", op, apiErr.typ, apiErr.message)
 		w.Header().Set("x-amzn-ErrorType", apiErr.typ)
