@@ -244,9 +244,7 @@ func startHarness(ctx context.Context, app *appConfig) (h *harness, err error) {
 	h.timed(fmt.Sprintf("start RIE x%d", h.instanceCount()), start)
 
 	for m, l := range doors {
-		srv := &http.Server{Handler: h.frontDoor(m), ReadHeaderTimeout: 10 * time.Second}
-		h.servers = append(h.servers, srv)
-		go srv.Serve(l)
+		h.serveOn(l, h.frontDoor(m))
 	}
 	return h, nil
 }
@@ -272,10 +270,17 @@ func (h *harness) serve(handler http.Handler) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("listen on 127.0.0.1: %w", err)
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-	h.servers = append(h.servers, srv)
-	go srv.Serve(l)
+	h.serveOn(l, handler)
 	return "http://" + l.Addr().String(), nil
+}
+
+// serveOn serves handler on l until stop; instances start their proxies concurrently.
+func (h *harness) serveOn(l net.Listener, handler http.Handler) {
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	h.mu.Lock()
+	h.servers = append(h.servers, srv)
+	h.mu.Unlock()
+	go srv.Serve(l)
 }
 
 // addProc records a process for stop and logs; startup runs in several goroutines.

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"slices"
@@ -20,6 +21,12 @@ import (
 var h *harness
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		// make unit: the end-to-end run needs the tools and cdk.out; make e2e runs it.
+		fmt.Fprintln(os.Stderr, "e2e: skipped in -short mode (make e2e runs it)")
+		os.Exit(0)
+	}
 	// make tracetest-local: the same tests, run again inside the rig's namespaces.
 	if rigRequested() && !inRigNamespace() {
 		os.Exit(runInRigNamespace())
