@@ -537,7 +537,16 @@ func TestFrontDoorAnswersItself(t *testing.T) {
 			fatal(t, c.method+" "+c.path, fmt.Errorf("the request reached the integration"))
 		}
 	}
-	resp, err := h.send(ctx, http.MethodOptions, mainMachine, "/incident", "", map[string]string{"Origin": "https://exams.e2e.example", "Access-Control-Request-Method": "POST"})
+	// A request without a body reaches SubmitExam as the proxy event API Gateway builds
+	// ("body": null), and its answer carries the function's own CORS origin.
+	resp, err := h.send(ctx, http.MethodPost, mainMachine, "/exam", "", nil)
+	if err != nil {
+		fatal(t, "POST /exam without a body", err)
+	}
+	if resp.Status != 400 || !strings.Contains(string(resp.Body), "body") || resp.Header.Get("Access-Control-Allow-Origin") != examOrigin {
+		fatal(t, "POST /exam without a body", fmt.Errorf("status %d headers %v body %s, want 400 about the body with CORS origin %s", resp.Status, resp.Header, resp.Body, examOrigin))
+	}
+	resp, err = h.send(ctx, http.MethodOptions, mainMachine, "/incident", "", map[string]string{"Origin": "https://exams.e2e.example", "Access-Control-Request-Method": "POST"})
 	if err != nil {
 		fatal(t, "OPTIONS /incident", err)
 	}

@@ -685,8 +685,17 @@ func (c *apiCall) lambdaProxy(ctx context.Context, in *apiIntegration) {
 		return
 	}
 	api := c.fd.api.names
+	// The headers API Gateway adds, as its edge sees the client.
+	sent := c.r.Header.Clone()
+	sent.Set("Host", apiHost(api))
+	sent.Set("X-Forwarded-For", hostOnly(c.r.RemoteAddr))
+	sent.Set("X-Forwarded-Proto", "https")
+	sent.Set("X-Forwarded-Port", "443")
+	if c.stage.header.root != "" {
+		sent.Set("X-Amzn-Trace-Id", c.stage.header.String())
+	}
 	headers, multi := map[string]string{}, map[string][]string{}
-	for k, v := range c.r.Header {
+	for k, v := range sent {
 		headers[k] = v[len(v)-1]
 		multi[k] = v
 	}
@@ -725,6 +734,13 @@ func (c *apiCall) lambdaProxy(ctx context.Context, in *apiIntegration) {
 		},
 	}
 	payload, _ := json.Marshal(ev)
+	if len(c.body) == 0 {
+		// API Gateway sends a request without a body as "body": null.
+		var m map[string]any
+		json.Unmarshal(payload, &m)
+		m["body"] = nil
+		payload, _ = json.Marshal(m)
+	}
 	ictx, cancel := context.WithTimeout(ctx, in.timeout)
 	defer cancel()
 	c.integration = true

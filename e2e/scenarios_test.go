@@ -74,8 +74,8 @@ func submitRejected(t *testing.T, ctx context.Context, step, machine, checkID, i
 	if resp.Status != status || !strings.Contains(strings.ToLower(body.Message), strings.ToLower(message)) {
 		fatal(t, step, fmt.Errorf("status %d body %s, want %d with a message mentioning %q", resp.Status, resp.Body, status, message))
 	}
-	if resp.Header.Get("Access-Control-Allow-Origin") == "" {
-		fatal(t, step, fmt.Errorf("%d answer has no CORS headers: %v", resp.Status, resp.Header))
+	if got := resp.Header.Get("Access-Control-Allow-Origin"); got != examOrigin {
+		fatal(t, step, fmt.Errorf("%d answer has CORS origin %q, want SubmitExam's CORS_ALLOW_ORIGIN %s: %v", resp.Status, got, examOrigin, resp.Header))
 	}
 	after := mustItem(t, ctx, step+": read the item after", checkID)
 	if !reflect.DeepEqual(before, after) {
@@ -154,6 +154,8 @@ func TestBadIncidentIsRejectedWithoutExecution(t *testing.T) {
 		`{"StudentId": "s", "IncidentDate": "last tuesday"}`,
 		`{"StudentId": "s", "Score": 80}`,
 		`not json`,
+		``,
+		`[{"StudentId": "s"}]`,
 	} {
 		resp, err := h.post(ctx, mainMachine, "/incident", body)
 		if err != nil {
@@ -161,8 +163,9 @@ func TestBadIncidentIsRejectedWithoutExecution(t *testing.T) {
 		}
 		var msg struct{ Message string }
 		json.Unmarshal(resp.Body, &msg)
-		if resp.Status != 400 || msg.Message != api.IncidentValidationMessage || resp.Header.Get("Access-Control-Allow-Origin") == "" {
-			fatal(t, "POST /incident "+body, fmt.Errorf("status %d headers %v body %s, want 400 with CORS and the message %q", resp.Status, resp.Header, resp.Body, api.IncidentValidationMessage))
+		if resp.Status != 400 || msg.Message != api.IncidentValidationMessage || resp.Header.Get("Access-Control-Allow-Origin") != incidentOrigin() {
+			fatal(t, "POST /incident "+body, fmt.Errorf("status %d headers %v body %s, want 400 with CORS origin %q and the message %q (the BAD_REQUEST_BODY gateway response)",
+				resp.Status, resp.Header, resp.Body, incidentOrigin(), api.IncidentValidationMessage))
 		}
 		h.mu.Lock()
 		started, seen := h.requests[resp.RequestID]
