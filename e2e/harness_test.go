@@ -47,11 +47,12 @@ const (
 	retryInterval = 20 * time.Millisecond
 )
 
-// instancesOf is how many execution environments each function has: Lambda runs concurrent
-// requests in separate ones, and the emulator serves one invoke at a time. SubmitExam gets
-// two, so two submissions can race; the state machine's functions one, so that what a
-// function does is attributed to the invocation running it (DynamoDB faults).
-var instancesOf = map[string]int{examFunction: 2}
+// instances is how many execution environments each function has: Lambda runs concurrent
+// requests in separate ones, and the emulator serves one invoke at a time. Two let two
+// submissions race, and keep a scenario whose invocation waits out the SDK's backoff from
+// holding up the others. Each environment runs one invocation at a time, which is what
+// attributes a DynamoDB request to its invocation (faults_test.go).
+const instances = 2
 
 // stateFunctions maps the definition's placeholders to function directories under
 // lambda-src/cmd (docs/WORKFLOW.md).
@@ -468,7 +469,7 @@ func (h *harness) startFunctions(dirs lambdabuild.Result) error {
 	var results []chan started
 	for _, s := range specs {
 		f := &function{name: s.name, arn: functionARN(s.name), spec: s.fs}
-		n := max(1, instancesOf[s.name])
+		n := instances
 		f.idle = make(chan *instance, n)
 		h.functions[f.arn] = f
 		for range n {
