@@ -705,10 +705,6 @@ func asLambdaError(body []byte) *lambdaError {
 	return &e
 }
 
-func (h *harness) function(name string) *function {
-	return h.functions[functionARN(name)]
-}
-
 func sortedKeys[V any](m map[string]V) []string {
 	var out []string
 	for k := range m {

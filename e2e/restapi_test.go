@@ -310,12 +310,11 @@ func isLiteral(v string) bool { return len(v) >= 2 && v[0] == '\'' && v[len(v)-1
 
 // --- serving ---
 
-// frontDoor serves one REST API: the synthesized one, with its StartExecution calls bound
-// to machine.
+// frontDoor serves one REST API: the synthesized one, its StartExecution calls bound to
+// one state machine (restAPIs).
 type frontDoor struct {
-	h       *harness
-	api     *restAPI
-	machine string
+	h   *harness
+	api *restAPI
 }
 
 // apiCall is one request through the front door.
@@ -332,7 +331,7 @@ type apiCall struct {
 }
 
 func (h *harness) frontDoor(machine string) http.Handler {
-	return &frontDoor{h: h, api: h.restAPIs[machine], machine: machine}
+	return &frontDoor{h: h, api: h.restAPIs[machine]}
 }
 
 func (fd *frontDoor) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
