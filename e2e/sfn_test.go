@@ -458,6 +458,17 @@ func (h *harness) answerToken(token string, res taskResult) *sfnError {
 	return nil
 }
 
+// callbacksAccepted counts the SendTaskSuccess calls with token that Step Functions accepted.
+func (h *harness) callbacksAccepted(token string) int {
+	n := 0
+	for _, c := range h.sfnCallsFor(token) {
+		if c.Operation == "SendTaskSuccess" && c.ErrorType == "" {
+			n++
+		}
+	}
+	return n
+}
+
 // sfnCallsFor returns the Step Functions API calls made with token.
 func (h *harness) sfnCallsFor(token string) []sfnCall {
 	h.mu.Lock()
