@@ -280,6 +280,8 @@ function jsonPath(root, path) {
   return value;
 }
 
+// makeInput is $input: the payload (the request's body, or the integration's answer in a
+// response template) and the method request's parameters. An empty payload reads as {}.
 function makeInput(body, params) {
   let parsed;
   let parseError;
