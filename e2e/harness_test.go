@@ -107,7 +107,10 @@ type harness struct {
 	sfnCalls    []sfnCall
 	requests    map[string]bool // front-door request id -> the integration was called
 	invocations map[string]int  // "<execution name>/<state>" -> invocations so far
-	messages    []examMessage   // what SendNotification's log sender wrote
+	// rolesByKey: the integrations signing with an access key, whose role policies the
+	// Step Functions endpoint evaluates (iam_test.go).
+	rolesByKey map[string][]*apiIntegration
+	messages   []examMessage // what SendNotification's log sender wrote
 }
 
 func (h *harness) timed(what string, start time.Time) {
@@ -129,6 +132,7 @@ func startHarness(ctx context.Context, app *appConfig) (h *harness, err error) {
 		tokens:      map[string]*taskToken{},
 		requests:    map[string]bool{},
 		invocations: map[string]int{},
+		rolesByKey:  map[string][]*apiIntegration{},
 		faults:      newFaults(),
 		log:         newTail(8 << 10),
 	}
@@ -196,6 +200,11 @@ func startHarness(ctx context.Context, app *appConfig) (h *harness, err error) {
 	for _, m := range []string{mainMachine, shortMachine} {
 		if h.restAPIs[m], err = loadRestAPI(app.workflow, app.api, h.dep.resolverFor(machineARN(m))); err != nil {
 			return h, err
+		}
+		for _, method := range h.restAPIs[m].methods {
+			if in := method.integration; in.typ == "AWS" {
+				h.rolesByKey[accessKeyOf(in.role)] = append(h.rolesByKey[accessKeyOf(in.role)], in)
+			}
 		}
 	}
 

@@ -56,9 +56,12 @@ type apiMethod struct {
 }
 
 type apiIntegration struct {
-	typ             string // AWS, AWS_PROXY or MOCK
-	service, action string // AWS: states, StartExecution
-	function        string // AWS_PROXY: the function's ARN
+	typ             string         // AWS, AWS_PROXY or MOCK
+	service, action string         // AWS: states, StartExecution
+	role            string         // AWS: the logical id of the role it assumes
+	policy          []iamStatement // AWS: what that role allows (iam_test.go)
+	function        string         // AWS_PROXY: the function's ARN
+	permitted       bool           // AWS_PROXY: the function's resource policy lets this route invoke it
 	passthrough     string
 	templates       map[string]string // request templates by content type
 	responses       []*integrationResponse
@@ -196,6 +199,19 @@ func loadRestAPI(t *cfnTemplate, names apiNames, res resolver) (*restAPI, error)
 		integration, _ := props["Integration"].(map[string]any)
 		if m.integration, err = loadIntegration(integration, res); err != nil {
 			return nil, fail(id, "%s %s: %v", m.httpMethod, path, err)
+		}
+		switch in := m.integration; in.typ {
+		case "AWS":
+			if in.role = getAttID(integration["Credentials"], "Arn"); in.role == "" {
+				return nil, fail(id, "%s %s: the AWS integration has no credentials role of the template", m.httpMethod, path)
+			}
+			if in.policy, err = rolePolicy(t, in.role, res); err != nil {
+				return nil, err
+			}
+		case "AWS_PROXY":
+			if in.permitted, err = lambdaPermitted(t, in.function, executeAPIARN(names, m.httpMethod, path), res); err != nil {
+				return nil, err
+			}
 		}
 		if m.integration.typ != "AWS_PROXY" {
 			// What API Gateway refuses at deployment: a mapping to a method response that
@@ -678,8 +694,10 @@ func (c *apiCall) gatewayError(ctx context.Context, typ string, status int, mess
 // proxy response; a failed or malformed answer is API Gateway's 502.
 func (c *apiCall) lambdaProxy(ctx context.Context, in *apiIntegration) {
 	f := c.fd.h.functions[in.function]
-	if f == nil {
-		c.fd.h.logf("front door %s: no function %s", c.id, in.function)
+	if f == nil || !in.permitted {
+		// What API Gateway logs: "Execution failed due to configuration error: Invalid
+		// permissions on Lambda function".
+		c.fd.h.logf("front door %s: no function %s, or its resource policy does not let this route invoke it", c.id, in.function)
 		c.gatewayError(ctx, "API_CONFIGURATION_ERROR", 500, "Internal server error", "")
 		return
 	}
@@ -810,7 +828,7 @@ func (h *harness) callAWS(ctx context.Context, in *apiIntegration, payload strin
 		req.Header.Set("X-Amzn-Trace-Id", trace.String())
 	}
 	sum := sha256.Sum256([]byte(payload))
-	creds := aws.Credentials{AccessKeyID: "ASIAE2EAPIGATEWAYROLE", SecretAccessKey: "e2e", SessionToken: "e2e"}
+	creds := aws.Credentials{AccessKeyID: accessKeyOf(in.role), SecretAccessKey: "e2e", SessionToken: "e2e"}
 	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), in.service, region, time.Now()); err != nil {
 		return 0, nil, nil, err
 	}
@@ -824,6 +842,13 @@ func (h *harness) callAWS(ctx context.Context, in *apiIntegration, payload strin
 		return 0, nil, nil, err
 	}
 	return resp.StatusCode, resp.Header, body, nil
+}
+
+// accessKeyOf is the access key id of the session API Gateway opens with the role: the
+// harness's Step Functions endpoint knows the role, and so its policy, by it (rolesByKey).
+func accessKeyOf(role string) string {
+	sum := sha256.Sum256([]byte(role))
+	return "ASIA" + strings.ToUpper(hex.EncodeToString(sum[:8]))
 }
 
 // validationDetail flattens a schema validation error into one line naming each field.

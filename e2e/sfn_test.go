@@ -293,6 +293,9 @@ func (h *harness) serveSFNAPI(w http.ResponseWriter, r *http.Request) {
 				in.Name = uuid.NewString()
 			}
 			name = in.Name
+			if apiErr = h.authorize(r, "states:StartExecution", in.StateMachineArn); apiErr != nil {
+				break
+			}
 			var e *execution
 			if e, apiErr = h.apiStartExecution(in.StateMachineArn, in.Name, in.Input, trace); apiErr == nil {
 				result = map[string]any{"executionArn": e.arn, "startDate": json.RawMessage(javaDouble(float64(e.startDate.UnixMilli()) / 1000))}
@@ -346,6 +349,26 @@ func (h *harness) serveSFNAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	json.NewEncoder(w).Encode(result)
+}
+
+// authorize evaluates the policy of the role whose session signed r, when it is an
+// integration role of the template (the functions' roles are not evaluated): IAM's answer
+// to an action the policy does not allow on the resource is AccessDeniedException.
+func (h *harness) authorize(r *http.Request, action, resource string) *sfnError {
+	_, cred, _ := strings.Cut(r.Header.Get("Authorization"), "Credential=")
+	key, _, _ := strings.Cut(cred, "/")
+	integrations := h.rolesByKey[key]
+	if len(integrations) == 0 {
+		return nil
+	}
+	for _, in := range integrations {
+		if allows(in.policy, action, resource) {
+			return nil
+		}
+	}
+	return &sfnError{http.StatusBadRequest, "AccessDeniedException", fmt.Sprintf(
+		"User: arn:aws:sts::%s:assumed-role/%s/BackplaneAssumeRoleSession is not authorized to perform: %s on resource: %s because no identity-based policy allows the %s action",
+		accountID, integrations[0].role, action, resource, action)}
 }
 
 // apiStartExecution checks a StartExecution request as Step Functions does and starts

@@ -66,6 +66,10 @@ func loadDeployment(t *cfnTemplate, api apiNames, frontDoor string) (*deployment
 	if err != nil {
 		return nil, err
 	}
+	stageID, _, err := t.only("AWS::ApiGateway::Stage")
+	if err != nil {
+		return nil, err
+	}
 
 	// Which function is which: the definition's substitutions name five, the /exam
 	// integration the sixth.
@@ -115,6 +119,7 @@ func loadDeployment(t *cfnTemplate, api apiNames, frontDoor string) (*deployment
 	refs := pseudoParameters()
 	refs[tableID] = tableName
 	refs[restAPIID] = api.id
+	refs[stageID] = api.stage
 	res := resolver{refs: refs, getAtts: getAtts}
 	d.base, d.machineID = res, machineID
 	stageURL := fmt.Sprintf("https://%s.execute-api.%s.amazonaws.com/%s", api.id, region, api.stage)
