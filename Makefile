@@ -55,16 +55,17 @@ lint: tools ## actionlint (pinned in scripts/install-tools.sh) over every GitHub
 	actionlint -shellcheck= -pyflakes= .github/workflows/*.yml
 
 test: tools ## vet + unit and integration tests + local end-to-end run + the trace-based tests on it (as root)
+	@test -f $(OUT)/$(PREFIX)-Workflow.template.json || $(MAKE) --no-print-directory synth
 	go vet ./...
-	go test -count=1 ./...
+	PREFIX=$(PREFIX) CDK_OUT=$(abspath $(OUT)) go test -count=1 ./...
 	@if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory tracetest-local; \
 	else echo "test: make tracetest-local skipped: it needs root (sudo -E make tracetest-local); CI runs it"; fi
 
 unit: ## unit tests only (no install step, no e2e)
 	go test -short ./...
 
-e2e: tools ## the workflow end to end on local stand-ins (RIE, DynamoDB Local, aws-local-stepfunctions)
-	go test -count=1 -v ./e2e/...
+e2e: synth ## the workflow end to end on local stand-ins, running the synthesized API, functions and state machine
+	PREFIX=$(PREFIX) CDK_OUT=$(abspath $(OUT)) go test -count=1 -v ./e2e/...
 
 bench: tools ## benchmarks; figures are written down in docs/BENCHMARKS.md
 	bash scripts/bench.sh

@@ -88,7 +88,8 @@ type stageCall struct {
 // beginStage starts the stage segment of a request, continuing the trace of its
 // X-Amzn-Trace-Id header or starting one (API Gateway's default sampling rule records the
 // first request each second, which every request of the harness is). integration names
-// the integration's subsegment and its aws block.
+// the integration's subsegment and its aws block; "" records none (a mock integration, or
+// a request API Gateway answers itself).
 func (h *harness) beginStage(r *http.Request, integration string, aws map[string]any, requestID string) *stageCall {
 	in, ok := parseTraceHeader(r.Header.Get("X-Amzn-Trace-Id"))
 	if !ok {
@@ -120,15 +121,18 @@ func (h *harness) beginStage(r *http.Request, integration string, aws map[string
 		}},
 		Annotations: map[string]any{"aws:api_id": api.id, "aws:api_stage": api.stage},
 	}
-	c.integration = &segment{
-		Name:      integration,
-		ID:        newSegmentID(),
-		StartTime: epoch(now),
-		Namespace: "aws",
-		AWS:       aws,
+	c.header = in.child(c.stage.ID)
+	if integration != "" {
+		c.integration = &segment{
+			Name:      integration,
+			ID:        newSegmentID(),
+			StartTime: epoch(now),
+			Namespace: "aws",
+			AWS:       aws,
+		}
+		c.stage.Subsegments = []*segment{c.integration}
+		c.header = in.child(c.integration.ID)
 	}
-	c.stage.Subsegments = []*segment{c.integration}
-	c.header = in.child(c.integration.ID)
 	return c
 }
 
@@ -138,7 +142,9 @@ func (c *stageCall) end(status int) {
 		return
 	}
 	now := time.Now()
-	c.integration.end(now)
+	if c.integration != nil {
+		c.integration.end(now)
+	}
 	c.stage.end(now)
 	c.stage.HTTP.Response = &segmentResponse{Status: status}
 	c.stage.Error = status >= 400 && status < 500
@@ -290,18 +296,22 @@ func (t *executionTrace) lambdaInvoke(state string, f *function) (traceHeader, f
 
 // --- Lambda ---
 
-// invokeTraced is a synchronous invoke through the Lambda service: with a sampled trace it
-// records the service segment and the function segment (Initialization on the first
-// invoke of an emulator, Invocation, Overhead) and hands the function a trace header whose
-// Parent is the Invocation subsegment, as Lambda does with active tracing.
-func (h *harness) invokeTraced(ctx context.Context, f *function, payload []byte, in traceHeader) ([]byte, error) {
-	if in.root == "" || !in.sampled {
-		return f.invoke(ctx, payload, "")
+// invokeTraced is a synchronous invoke through the Lambda service, in an idle execution
+// environment of f: with a sampled trace it records the service segment and the function
+// segment (Initialization on the first invoke of an environment, Invocation, Overhead) and
+// hands the function a trace header whose Parent is the Invocation subsegment, as Lambda
+// does with active tracing. tag names the invocation for the faults.
+func (h *harness) invokeTraced(ctx context.Context, f *function, payload []byte, in traceHeader, tag invocationTag) ([]byte, error) {
+	i, err := f.acquire(ctx, tag)
+	if err != nil {
+		return nil, err
 	}
-	f.mu.Lock()
-	cold := !f.invoked
-	f.invoked = true
-	f.mu.Unlock()
+	defer f.release(i)
+	cold := !i.invoked
+	i.invoked = true
+	if in.root == "" || !in.sampled {
+		return i.invoke(ctx, payload, "")
+	}
 
 	start := time.Now()
 	service := &segment{
@@ -326,7 +336,7 @@ func (h *harness) invokeTraced(ctx context.Context, f *function, payload []byte,
 	if cold {
 		// The emulator starts the runtime when it starts, Lambda when the first invoke
 		// arrives: the init the emulator measured is recorded just before this invoke.
-		init := start.Add(-f.ready.Sub(f.started))
+		init := start.Add(-i.ready.Sub(i.started))
 		function.StartTime = epoch(init)
 		function.Subsegments = append(function.Subsegments, &segment{
 			Name: "Initialization", ID: newSegmentID(), StartTime: epoch(init), EndTime: epoch(start),
@@ -335,7 +345,7 @@ func (h *harness) invokeTraced(ctx context.Context, f *function, payload []byte,
 	invocation := &segment{Name: "Invocation", ID: newSegmentID(), StartTime: epoch(start)}
 	function.Subsegments = append(function.Subsegments, invocation)
 
-	out, err := f.invoke(ctx, payload, traceHeader{root: in.root, parent: invocation.ID, sampled: true}.String())
+	out, err := i.invoke(ctx, payload, traceHeader{root: in.root, parent: invocation.ID, sampled: true}.String())
 
 	end := time.Now()
 	invocation.end(end)

@@ -3,15 +3,17 @@
 //
 //   node_modules/.bin/node e2e/driver.mjs CONFIG.json
 //
-// CONFIG.json: {"harness": "http://127.0.0.1:PORT", "machines": {NAME: {"arn": ARN,
-// "definitionFile": PATH}}}. Definitions arrive rendered (asl.Render) with their
-// DefinitionSubstitutions filled in, as CloudFormation would.
+// CONFIG.json: {"harness": "http://127.0.0.1:PORT", "retryIntervalMs": N, "machines": {NAME:
+// {"arn": ARN, "definitionFile": PATH}}}. Definitions arrive as the synthesized template has
+// them, with their DefinitionSubstitutions filled in as CloudFormation would. Every Retry
+// waits retryIntervalMs instead of its interval (the interpreter's retryIntervalOverrides).
 //
 // stdin, one JSON object a line: {"machine": NAME, "name": EXECUTION_NAME, "input": ANY}
 // starts an execution. End of stdin aborts running executions and exits.
 // stdout, one JSON object a line: {"ready": true} once every definition has loaded;
-// {"execution": NAME, "event": EVENT} for each interpreter event; then
-// {"execution": NAME, "status": "SUCCEEDED"|"FAILED"|"TIMED_OUT"|"ABORTED", "output"|"error"+"cause"}.
+// {"execution": EXECUTION_ARN, "event": EVENT} for each interpreter event; then
+// {"execution": EXECUTION_ARN, "status": "SUCCEEDED"|"FAILED"|"TIMED_OUT"|"ABORTED",
+// "output"|"error"+"cause"}.
 //
 // Every Task state is overridden to POST its resource and resolved Parameters to the
 // harness (/task), which invokes the function through the Lambda Runtime Interface
@@ -76,10 +78,15 @@ async function start({ machine: machineName, name, input }) {
     emit({ execution: name, status: 'FAILED', error: 'Driver.UnknownStateMachine', cause: `no state machine ${machineName}` });
     return;
   }
+  const executionArn = m.arn.replace(':stateMachine:', ':execution:') + ':' + name;
   const taskResourceLocalHandlers = {};
+  const retryIntervalOverrides = {};
   for (const [state, def] of Object.entries(m.definition.States)) {
     if (def.Type === 'Task') {
-      taskResourceLocalHandlers[state] = (parameters) => runTask(name, state, def.Resource, parameters);
+      taskResourceLocalHandlers[state] = (parameters) => runTask(executionArn, state, def.Resource, parameters);
+    }
+    if (def.Retry) {
+      retryIntervalOverrides[state] = def.Retry.map(() => config.retryIntervalMs);
     }
   }
   const task = {};
@@ -87,19 +94,18 @@ async function start({ machine: machineName, name, input }) {
     enumerable: true,
     get: () => randomBytes(96).toString('base64'),
   });
-  const executionArn = m.arn.replace(':stateMachine:', ':execution:') + ':' + name;
   const run = m.machine.run(input, {
-    overrides: { taskResourceLocalHandlers },
+    overrides: { taskResourceLocalHandlers, retryIntervalOverrides },
     context: {
       Execution: { Id: executionArn, Name: name },
       StateMachine: { Id: m.arn, Name: machineName },
       Task: task,
     },
   });
-  running.set(name, run);
+  running.set(executionArn, run);
   const events = (async () => {
     for await (const event of run.eventLogs) {
-      emit({ execution: name, event });
+      emit({ execution: executionArn, event });
     }
   })();
   let outcome;
@@ -111,8 +117,8 @@ async function start({ machine: machineName, name, input }) {
     outcome = { status, error: inner.name, cause: inner.message };
   }
   await events;
-  running.delete(name);
-  emit({ execution: name, ...outcome });
+  running.delete(executionArn);
+  emit({ execution: executionArn, ...outcome });
 }
 
 emit({ ready: true });
@@ -129,7 +135,8 @@ lines.on('line', (line) => {
   }
   start(cmd).catch((err) => {
     process.stderr.write(`driver: execution ${cmd.name}: ${err.stack ?? err}\n`);
-    emit({ execution: cmd.name, status: 'FAILED', error: 'Driver.Error', cause: String(err) });
+    const arn = machines[cmd.machine]?.arn.replace(':stateMachine:', ':execution:') + ':' + cmd.name;
+    emit({ execution: arn, status: 'FAILED', error: 'Driver.Error', cause: String(err) });
   });
 });
 lines.on('close', () => {

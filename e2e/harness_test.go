@@ -21,7 +21,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/tracetest-aws/stepfunctions-cdk/asl"
 	"github.com/tracetest-aws/stepfunctions-cdk/internal/ddblocal"
 	"github.com/tracetest-aws/stepfunctions-cdk/internal/lambdabuild"
 )
@@ -31,13 +30,29 @@ const (
 	accountID = "000000000000"
 	tableName = "e2e-incidents"
 
-	// mainMachine runs with a window long enough that no scenario ever meets it;
-	// shortMachine with a window the timeout scenario waits out.
+	// mainMachine runs the synthesized definition as it is (its 7-day exam window no
+	// scenario meets); shortMachine the same with a window the timeout scenario waits out.
 	mainMachine  = "PlagiarismStateMachine"
 	shortMachine = "PlagiarismStateMachineShortWindow"
-	mainWindow   = 2 * time.Minute
 	shortWindow  = 2 * time.Second
+
+	// examOrigin is the CORS_ALLOW_ORIGIN SubmitExam runs with here. The app deploys "*";
+	// the harness gives one origin instead, so that the path a real deployment with an exam
+	// page takes is the one tested.
+	examOrigin = "https://exams.e2e.example"
+
+	// retryInterval replaces every Retry interval of the definition (Step Functions waits
+	// 1 to 60 s, with jitter): the fault scenarios retry quickly. asl/asl_test.go checks
+	// the intervals themselves.
+	retryInterval = 20 * time.Millisecond
 )
+
+// instances is how many execution environments each function has: Lambda runs concurrent
+// requests in separate ones, and the emulator serves one invoke at a time. Two let two
+// submissions race, and keep a scenario whose invocation waits out the SDK's backoff from
+// holding up the others. Each environment runs one invocation at a time, which is what
+// attributes a DynamoDB request to its invocation (faults_test.go).
+const instances = 2
 
 // stateFunctions maps the definition's placeholders to function directories under
 // lambda-src/cmd (docs/WORKFLOW.md).
@@ -56,6 +71,13 @@ type harness struct {
 	servers   []*http.Server
 	timings   []string
 
+	app      *appConfig
+	dep      *deployment              // the synthesized Workflow stack, resolved locally
+	restAPIs map[string]*restAPI      // by state machine: its front door's API
+	windows  map[string]time.Duration // by state machine: the exam window
+	vtl      *vtl                     // the mapping template renderer
+	faults   *faults
+
 	ddbServer   *ddblocal.Server
 	ddbEndpoint string
 	ddb         *dynamodb.Client
@@ -65,7 +87,7 @@ type harness struct {
 	sfnURL string // the harness's own endpoint: Step Functions API and the driver's /task
 
 	apis map[string]string // machine name -> base URL of its REST API front door
-	api  apiNames          // what the stage segment is named after
+	api  apiNames          // the REST API's name and stage (the template's) and local id
 
 	// traced is true when the functions run in the emulator mode that passes the trace
 	// header on to the runtime (see startFunction); traces and daemon hold what they send.
@@ -79,11 +101,16 @@ type harness struct {
 
 	log *tail // the harness's own notes, shown with the process logs
 
-	mu         sync.Mutex
-	executions map[string]*execution
-	tokens     map[string]*taskToken
-	sfnCalls   []sfnCall
-	requests   map[string]bool // front-door request id -> started an execution
+	mu          sync.Mutex
+	executions  map[string]*execution // by execution ARN
+	tokens      map[string]*taskToken
+	sfnCalls    []sfnCall
+	requests    map[string]bool // front-door request id -> the integration was called
+	invocations map[string]int  // "<execution name>/<state>" -> invocations so far
+	// rolesByKey: the integrations signing with an access key, whose role policies the
+	// Step Functions endpoint evaluates (iam_test.go).
+	rolesByKey map[string][]*apiIntegration
+	messages   []examMessage // what SendNotification's log sender wrote
 }
 
 func (h *harness) timed(what string, start time.Time) {
@@ -92,20 +119,22 @@ func (h *harness) timed(what string, start time.Time) {
 	h.timings = append(h.timings, fmt.Sprintf("%s %.2fs", what, time.Since(start).Seconds()))
 }
 
-// startHarness starts every process and server. api names the REST API in the stage
-// segments (the zero value: a name of the harness's own). On error it stops what it started.
-func startHarness(ctx context.Context, api apiNames) (h *harness, err error) {
+// startHarness starts every process and server for the synthesized app. On error it stops
+// what it started.
+func startHarness(ctx context.Context, app *appConfig) (h *harness, err error) {
 	h = &harness{
-		functions:  map[string]*function{},
-		apis:       map[string]string{},
-		executions: map[string]*execution{},
-		tokens:     map[string]*taskToken{},
-		requests:   map[string]bool{},
-		log:        newTail(8 << 10),
-		api:        api,
-	}
-	if h.api == (apiNames{}) {
-		h.api = apiNames{name: "e2e", stage: "test", id: "e2eapi0000"}
+		app:         app,
+		api:         app.api,
+		functions:   map[string]*function{},
+		apis:        map[string]string{},
+		restAPIs:    map[string]*restAPI{},
+		executions:  map[string]*execution{},
+		tokens:      map[string]*taskToken{},
+		requests:    map[string]bool{},
+		invocations: map[string]int{},
+		rolesByKey:  map[string][]*apiIntegration{},
+		faults:      newFaults(),
+		log:         newTail(8 << 10),
 	}
 	h.traces = newTraceStore(h.logf)
 	defer func() {
@@ -134,6 +163,7 @@ func startHarness(ctx context.Context, api apiNames) (h *harness, err error) {
 		filepath.Join(h.root, ".tools/bin/aws-lambda-rie"),
 		filepath.Join(h.root, "node_modules/.bin/node"),
 		filepath.Join(h.root, "node_modules/aws-local-stepfunctions/package.json"),
+		filepath.Join(h.root, "node_modules/velocityjs/package.json"),
 		filepath.Join(ddbDir, "DynamoDBLocal.jar"),
 	} {
 		if _, err := os.Stat(tool); err != nil {
@@ -141,15 +171,45 @@ func startHarness(ctx context.Context, api apiNames) (h *harness, err error) {
 		}
 	}
 
-	// The harness endpoint and the X-Ray daemon first: the Lambdas' environment needs them.
+	// The harness endpoint, the X-Ray daemon and the front doors' addresses first: the
+	// functions' environment names them.
 	if h.sfnURL, err = h.serve(http.HandlerFunc(h.serveSFN)); err != nil {
 		return h, err
 	}
 	if h.daemon, err = startXRayDaemon(h.traces); err != nil {
 		return h, err
 	}
+	doors := map[string]net.Listener{}
+	for _, m := range []string{mainMachine, shortMachine} {
+		if doors[m], err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			return h, fmt.Errorf("listen on 127.0.0.1: %w", err)
+		}
+		h.apis[m] = "http://" + doors[m].Addr().String()
+	}
+	defer func() {
+		if err != nil { // else the servers own them
+			for _, l := range doors {
+				l.Close()
+			}
+		}
+	}()
+	if h.dep, err = loadDeployment(app.workflow, app.api, h.apis[mainMachine]); err != nil {
+		return h, err
+	}
+	h.windows = map[string]time.Duration{mainMachine: h.dep.window, shortMachine: shortWindow}
+	for _, m := range []string{mainMachine, shortMachine} {
+		if h.restAPIs[m], err = loadRestAPI(app.workflow, app.api, h.dep.resolverFor(machineARN(m))); err != nil {
+			return h, err
+		}
+		for _, method := range h.restAPIs[m].methods {
+			if in := method.integration; in.typ == "AWS" {
+				h.rolesByKey[accessKeyOf(in.role)] = append(h.rolesByKey[accessKeyOf(in.role)], in)
+			}
+		}
+	}
 
-	// DynamoDB Local's JVM start and the Lambda build are the slow parts: overlap them.
+	// DynamoDB Local's JVM start and the Lambda build are the slow parts: overlap them,
+	// and the two Node processes.
 	type built struct {
 		dirs lambdabuild.Result
 		err  error
@@ -161,7 +221,6 @@ func startHarness(ctx context.Context, api apiNames) (h *harness, err error) {
 		h.timed("build Lambda binaries", start)
 		buildDone <- built{dirs, err}
 	}()
-	// The driver needs only the harness endpoint: start it meanwhile too.
 	driverDone := make(chan error, 1)
 	go func() {
 		start := time.Now()
@@ -169,12 +228,19 @@ func startHarness(ctx context.Context, api apiNames) (h *harness, err error) {
 		h.timed("start state machine driver", start)
 		driverDone <- err
 	}()
+	vtlDone := make(chan error, 1)
+	go func() {
+		start := time.Now()
+		v, err := startVTL(ctx, h.root, h.addProc)
+		h.vtl = v
+		h.timed("start mapping template renderer", start)
+		vtlDone <- err
+	}()
 	start := time.Now()
 	ddbErr := h.startDynamoDB(ctx)
 	h.timed("start DynamoDB Local + create table", start)
 	b := <-buildDone
-	driverErr := <-driverDone
-	if err := errors.Join(ddbErr, driverErr); err != nil {
+	if err := errors.Join(ddbErr, <-driverDone, <-vtlDone); err != nil {
 		return h, err
 	}
 	if b.err != nil {
@@ -185,12 +251,10 @@ func startHarness(ctx context.Context, api apiNames) (h *harness, err error) {
 	if err := h.startFunctions(b.dirs); err != nil {
 		return h, err
 	}
-	h.timed("start RIE x7", start)
+	h.timed(fmt.Sprintf("start RIE x%d", h.instanceCount()), start)
 
-	for _, m := range []string{mainMachine, shortMachine} {
-		if h.apis[m], err = h.serve(h.frontDoor(m)); err != nil {
-			return h, err
-		}
+	for m, l := range doors {
+		h.serveOn(l, h.frontDoor(m))
 	}
 	return h, nil
 }
@@ -216,10 +280,17 @@ func (h *harness) serve(handler http.Handler) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("listen on 127.0.0.1: %w", err)
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-	h.servers = append(h.servers, srv)
-	go srv.Serve(l)
+	h.serveOn(l, handler)
 	return "http://" + l.Addr().String(), nil
+}
+
+// serveOn serves handler on l until stop; instances start their proxies concurrently.
+func (h *harness) serveOn(l net.Listener, handler http.Handler) {
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	h.mu.Lock()
+	h.servers = append(h.servers, srv)
+	h.mu.Unlock()
+	go srv.Serve(l)
 }
 
 // addProc records a process for stop and logs; startup runs in several goroutines.
@@ -305,69 +376,141 @@ func (h *harness) startDynamoDB(ctx context.Context) error {
 
 // --- Lambda functions behind the Runtime Interface Emulator ---
 
-// function is one Lambda function served by its own Runtime Interface Emulator.
+// function is one Lambda function: one or more execution environments, each an emulator.
 type function struct {
-	name, arn, url string
+	name, arn string
+	spec      *functionSpec
+	instances []*instance
+	idle      chan *instance
+}
+
+// instance is one execution environment: a Runtime Interface Emulator with the function,
+// and the DynamoDB endpoint it was given (a fault-injecting proxy of the harness).
+type instance struct {
+	f              *function
+	url            string
 	proc           *proc
 	started, ready time.Time // the emulator's start and the runtime's first answer: its cold start
-	// The emulator serves one invoke at a time and crashes on a concurrent one.
-	mu      sync.Mutex
-	invoked bool // under mu: a later invoke is warm
+	invoked        bool      // a later invoke is warm; only the holder of the instance reads it
+
+	mu  sync.Mutex
+	tag invocationTag // the invocation running now
+}
+
+// invocationTag names an invocation from a state: the execution's name, the state, and
+// the how-manieth invocation from that state in the execution it is (1-based). The
+// zero value is an invocation from the API.
+type invocationTag struct {
+	execution, state string
+	n                int
+}
+
+func (t invocationTag) String() string {
+	if t.execution == "" {
+		return "API"
+	}
+	return fmt.Sprintf("%s/%s#%d", t.execution, t.state, t.n)
+}
+
+func (i *instance) current() invocationTag {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.tag
+}
+
+// acquire takes an idle execution environment of f, waiting as Lambda queues a request
+// when none is free.
+func (f *function) acquire(ctx context.Context, tag invocationTag) (*instance, error) {
+	select {
+	case i := <-f.idle:
+		i.mu.Lock()
+		i.tag = tag
+		i.mu.Unlock()
+		return i, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("invoke %s: %w", f.name, ctx.Err())
+	}
+}
+
+func (f *function) release(i *instance) {
+	i.mu.Lock()
+	i.tag = invocationTag{}
+	i.mu.Unlock()
+	f.idle <- i
 }
 
 func functionARN(name string) string {
 	return fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", region, accountID, name)
 }
 
-// startFunctions starts one emulator per function, plus a second ScheduleExam for the
-// short-window state machine: in AWS one construct prop sets both the state machine's
-// callback timeout and ScheduleExam's EXAM_WINDOW, so each machine gets a ScheduleExam
-// with its own window.
-func (h *harness) startFunctions(dirs lambdabuild.Result) error {
-	for _, name := range append(sortedValues(stateFunctions), "submitexam") {
-		if dirs[name] == "" {
-			return fmt.Errorf("lambdabuild built no %s (built: %v): is lambda-src/cmd/%s missing?", name, sortedKeys(dirs), name)
-		}
+func (h *harness) instanceCount() int {
+	n := 0
+	for _, f := range h.functions {
+		n += len(f.instances)
 	}
+	return n
+}
+
+// startFunctions starts the emulators of every function of the template, plus a second
+// ScheduleExam for the short-window state machine: in AWS one construct prop sets both the
+// callback timeout and ScheduleExam's EXAM_WINDOW, so each machine gets a ScheduleExam with
+// its own window.
+func (h *harness) startFunctions(dirs lambdabuild.Result) error {
 	type spec struct {
-		name, dir string
-		window    time.Duration
+		name string
+		fs   *functionSpec
 	}
 	var specs []spec
-	for name, dir := range dirs {
-		specs = append(specs, spec{name, dir, mainWindow})
+	for _, dir := range sortedKeys(h.dep.functions) {
+		if dirs[dir] == "" {
+			return fmt.Errorf("lambdabuild built no %s (built: %v): is lambda-src/cmd/%s missing?", dir, sortedKeys(dirs), dir)
+		}
+		specs = append(specs, spec{dir, h.dep.functions[dir]})
 	}
-	specs = append(specs, spec{"scheduleexam-short", dirs["scheduleexam"], shortWindow})
-	errs := make(chan error, len(specs))
-	var mu sync.Mutex
+	short := *h.dep.functions["scheduleexam"]
+	short.env = merge(short.env, map[string]string{"EXAM_WINDOW": shortWindow.String()})
+	specs = append(specs, spec{"scheduleexam-short", &short})
+
+	type started struct {
+		i   *instance
+		err error
+	}
+	var results []chan started
 	for _, s := range specs {
-		go func() {
-			f, err := h.startFunction(s.name, s.dir, s.window)
-			if err == nil {
-				mu.Lock()
-				h.functions[f.arn] = f
-				mu.Unlock()
-			}
-			errs <- err
-		}()
+		f := &function{name: s.name, arn: functionARN(s.name), spec: s.fs}
+		n := instances
+		f.idle = make(chan *instance, n)
+		h.functions[f.arn] = f
+		for range n {
+			ch := make(chan started, 1)
+			results = append(results, ch)
+			go func() {
+				i, err := h.startInstance(f, dirs[s.fs.dir])
+				ch <- started{i, err}
+			}()
+		}
 	}
 	var all []error
-	for range specs {
-		if err := <-errs; err != nil {
-			all = append(all, err)
+	for _, ch := range results {
+		r := <-ch
+		if r.err != nil {
+			all = append(all, r.err)
+			continue
 		}
+		r.i.f.instances = append(r.i.f.instances, r.i)
+		r.i.f.idle <- r.i
 	}
 	return errors.Join(all...)
 }
 
-func (h *harness) startFunction(name, dir string, window time.Duration) (*function, error) {
+func (h *harness) startInstance(f *function, dir string) (*instance, error) {
 	// The emulator cannot report a port it picked, so the harness picks free ones; another
 	// program may take one first, hence the retries.
 	var err error
 	for attempt := 1; attempt <= 3; attempt++ {
-		var f *function
-		if f, err = h.tryStartFunction(name, dir, window); err == nil {
-			return f, nil
+		var i *instance
+		if i, err = h.tryStartInstance(f, dir); err == nil {
+			return i, nil
 		}
 	}
 	return nil, err
@@ -404,14 +547,10 @@ func tracedModeWorks(dir string) error {
 	return nil
 }
 
-func (h *harness) tryStartFunction(name, dir string, window time.Duration) (*function, error) {
-	ports, err := freePorts(2)
-	if err != nil {
-		return nil, err
-	}
-	rieAddr, apiAddr := fmt.Sprintf("127.0.0.1:%d", ports[0]), fmt.Sprintf("127.0.0.1:%d", ports[1])
-	rie := filepath.Join(h.root, ".tools", "bin", "aws-lambda-rie")
-	args := []string{"--runtime-interface-emulator-address", rieAddr, "--runtime-api-address", apiAddr}
+// environment is what the function's runtime gets: the template's environment (resolved,
+// endpoints replaced), what Lambda sets, and the harness's endpoints. ddbEndpoint is the
+// instance's DynamoDB proxy.
+func (h *harness) environment(f *function, ddbEndpoint string) map[string]string {
 	// What Lambda sets with active tracing: the daemon's address, and what to do when a call
 	// has no trace (the default emulator mode passes none).
 	_, daemonPort, _ := net.SplitHostPort(h.daemon.addr())
@@ -419,6 +558,43 @@ func (h *harness) tryStartFunction(name, dir string, window time.Duration) (*fun
 	if h.traced {
 		contextMissing = "LOG_ERROR"
 	}
+	env := merge(f.spec.env, map[string]string{
+		"AWS_LAMBDA_FUNCTION_NAME":        f.name,
+		"AWS_LAMBDA_FUNCTION_TIMEOUT":     fmt.Sprint(f.spec.timeout),
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": fmt.Sprint(f.spec.memory),
+		"AWS_REGION":                      region,
+		"AWS_DEFAULT_REGION":              region,
+		"AWS_ACCESS_KEY_ID":               "e2e",
+		"AWS_SECRET_ACCESS_KEY":           "e2e",
+		"AWS_EC2_METADATA_DISABLED":       "true",
+		"AWS_CONFIG_FILE":                 os.DevNull,
+		"AWS_SHARED_CREDENTIALS_FILE":     os.DevNull,
+		"AWS_ENDPOINT_URL_DYNAMODB":       ddbEndpoint,
+		"AWS_ENDPOINT_URL_SFN":            h.sfnURL,
+		"AWS_XRAY_DAEMON_ADDRESS":         h.daemon.addr(),
+		"_AWS_XRAY_DAEMON_ADDRESS":        "127.0.0.1",
+		"_AWS_XRAY_DAEMON_PORT":           daemonPort,
+		"AWS_XRAY_CONTEXT_MISSING":        contextMissing,
+	})
+	if f.name == examFunction {
+		env["CORS_ALLOW_ORIGIN"] = examOrigin
+	}
+	return env
+}
+
+func (h *harness) tryStartInstance(f *function, dir string) (*instance, error) {
+	ports, err := freePorts(2)
+	if err != nil {
+		return nil, err
+	}
+	rieAddr, apiAddr := fmt.Sprintf("127.0.0.1:%d", ports[0]), fmt.Sprintf("127.0.0.1:%d", ports[1])
+	i := &instance{f: f, url: "http://" + rieAddr + "/2015-03-31/functions/function/invocations"}
+	proxy, err := h.serve(h.dynamoDBProxy(i))
+	if err != nil {
+		return nil, err
+	}
+	rie := filepath.Join(h.root, ".tools", "bin", "aws-lambda-rie")
+	args := []string{"--runtime-interface-emulator-address", rieAddr, "--runtime-api-address", apiAddr}
 	extra := map[string]string{}
 	var cmd *exec.Cmd
 	if h.traced {
@@ -429,48 +605,25 @@ func (h *harness) tryStartFunction(name, dir string, window time.Duration) (*fun
 		cmd = exec.Command(rie, append(args, filepath.Join(dir, "bootstrap"))...)
 	}
 	cmd.Dir = dir
-	cmd.Env = envWith(merge(extra, map[string]string{
-		"AWS_LAMBDA_FUNCTION_NAME":    name,
-		"AWS_LAMBDA_FUNCTION_TIMEOUT": "30",
-		"AWS_REGION":                  region,
-		"AWS_DEFAULT_REGION":          region,
-		"AWS_ACCESS_KEY_ID":           "e2e",
-		"AWS_SECRET_ACCESS_KEY":       "e2e",
-		"AWS_EC2_METADATA_DISABLED":   "true",
-		"AWS_CONFIG_FILE":             os.DevNull,
-		"AWS_SHARED_CREDENTIALS_FILE": os.DevNull,
-		"AWS_ENDPOINT_URL_DYNAMODB":   h.ddbEndpoint,
-		"AWS_ENDPOINT_URL_SFN":        h.sfnURL,
-		"AWS_XRAY_DAEMON_ADDRESS":     h.daemon.addr(),
-		"_AWS_XRAY_DAEMON_ADDRESS":    "127.0.0.1",
-		"_AWS_XRAY_DAEMON_PORT":       daemonPort,
-		"AWS_XRAY_CONTEXT_MISSING":    contextMissing,
-		"TABLE_NAME":                  tableName,
-		"EXAM_WINDOW":                 window.String(),
-		"NOTIFICATION_MODE":           "log",
-		// SendNotification records the task token in its NotificationData subsegment only
-		// when told to (the trace-based test reads it there); the others ignore it.
-		"TRACE_TASK_TOKEN": "true",
-		"LOG_LEVEL":        "warn",
-	}))
-	started := time.Now()
-	p, err := startProc("lambda "+name, cmd)
+	cmd.Env = envWith(merge(h.environment(f, proxy), extra))
+	// The function's log lines go to the process's tail; the exam instructions the log
+	// sender writes are recorded too, as what the student would receive.
+	out := newTail(16 << 10)
+	cmd.Stdout = &lineWriter{copy: out, fn: h.functionLogLine}
+	cmd.Stderr = out
+	i.started = time.Now()
+	p, err := startProc("lambda "+f.name, cmd)
 	if err != nil {
 		return nil, err
 	}
+	p.out = out
 	h.addProc(p)
 	if err := waitTCP(p, rieAddr, 10*time.Second); err != nil {
 		p.stop()
 		return nil, err
 	}
-	return &function{
-		name:    name,
-		arn:     functionARN(name),
-		url:     "http://" + rieAddr + "/2015-03-31/functions/function/invocations",
-		proc:    p,
-		started: started,
-		ready:   time.Now(),
-	}, nil
+	i.proc, i.ready = p, time.Now()
+	return i, nil
 }
 
 func merge(maps ...map[string]string) map[string]string {
@@ -492,15 +645,15 @@ type lambdaError struct {
 
 func (e *lambdaError) Error() string { return e.Type + ": " + e.Message }
 
-// invoke calls the function synchronously (RequestResponse) and returns its result. A
-// *lambdaError means the function failed; any other error means the invoke did. A
-// non-empty trace is the X-Amzn-Trace-Id the function's runtime receives.
-func (f *function) invoke(ctx context.Context, payload []byte, trace string) ([]byte, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+// invoke calls the function in this environment synchronously (RequestResponse) and
+// returns its result. A *lambdaError means the function failed; any other error means the
+// invoke did. A non-empty trace is the X-Amzn-Trace-Id the function's runtime receives.
+// The caller holds the instance (function.acquire).
+func (i *instance) invoke(ctx context.Context, payload []byte, trace string) ([]byte, error) {
+	f := i.f
 	var body []byte
 	for wait := time.Millisecond; ; wait *= 2 {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, f.url, bytes.NewReader(payload))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, i.url, bytes.NewReader(payload))
 		if err != nil {
 			return nil, fmt.Errorf("invoke %s: %w", f.name, err)
 		}
@@ -561,10 +714,6 @@ func asLambdaError(body []byte) *lambdaError {
 	return &e
 }
 
-func (h *harness) function(name string) *function {
-	return h.functions[functionARN(name)]
-}
-
 func sortedKeys[V any](m map[string]V) []string {
 	var out []string
 	for k := range m {
@@ -574,54 +723,30 @@ func sortedKeys[V any](m map[string]V) []string {
 	return out
 }
 
-func sortedValues(m map[string]string) []string {
-	var out []string
-	for _, v := range m {
-		out = append(out, v)
-	}
-	sort.Strings(out)
-	return out
-}
-
 // --- the state machine driver ---
 
-// startDriver renders both definitions, fills in their DefinitionSubstitutions as
-// CloudFormation would, and starts driver.mjs with them.
+// startDriver writes both definitions (the synthesized one, and the same with the short
+// window) and starts driver.mjs with them.
 func (h *harness) startDriver(ctx context.Context) error {
 	type machineConfig struct {
 		ARN            string `json:"arn"`
 		DefinitionFile string `json:"definitionFile"`
 	}
 	config := struct {
-		Harness  string                   `json:"harness"`
-		Machines map[string]machineConfig `json:"machines"`
-	}{Harness: h.sfnURL, Machines: map[string]machineConfig{}}
-	for machine, window := range map[string]time.Duration{mainMachine: mainWindow, shortMachine: shortWindow} {
-		def, err := asl.Render(asl.Options{ExamWindow: window})
-		if err != nil {
-			return fmt.Errorf("render the state machine definition for %s: %w", machine, err)
-		}
-		subst := map[string]string{}
-		for placeholder, fn := range stateFunctions {
-			if machine == shortMachine && fn == "scheduleexam" {
-				fn = "scheduleexam-short"
-			}
-			subst[placeholder] = functionARN(fn)
-		}
-		for _, p := range asl.Placeholders() {
-			if subst[p] == "" {
-				return fmt.Errorf("definition placeholder ${%s} has no function in the harness", p)
-			}
-			def = strings.ReplaceAll(def, "${"+p+"}", subst[p])
-		}
+		Harness         string                   `json:"harness"`
+		RetryIntervalMs int64                    `json:"retryIntervalMs"`
+		Machines        map[string]machineConfig `json:"machines"`
+	}{Harness: h.sfnURL, RetryIntervalMs: retryInterval.Milliseconds(), Machines: map[string]machineConfig{}}
+	short, err := h.dep.withWindow(shortWindow, functionARN("scheduleexam-short"))
+	if err != nil {
+		return fmt.Errorf("the short-window state machine: %w", err)
+	}
+	for machine, def := range map[string]string{mainMachine: h.dep.definition, shortMachine: short} {
 		file := filepath.Join(h.tmp, machine+".asl.json")
 		if err := os.WriteFile(file, []byte(def), 0o600); err != nil {
 			return fmt.Errorf("write %s: %w", file, err)
 		}
-		config.Machines[machine] = machineConfig{
-			ARN:            machineARN(machine),
-			DefinitionFile: file,
-		}
+		config.Machines[machine] = machineConfig{ARN: machineARN(machine), DefinitionFile: file}
 	}
 	configFile := filepath.Join(h.tmp, "driver.json")
 	b, _ := json.Marshal(config)
@@ -678,12 +803,20 @@ type event struct {
 	} `json:"state"`
 	Error string `json:"Error"`
 	Cause string `json:"Cause"`
+	Retry *struct {
+		Retrier struct {
+			ErrorEquals []string `json:"ErrorEquals"`
+		} `json:"retrier"`
+		Attempt int `json:"attempt"`
+	} `json:"retry"`
 }
 
 // execution is one state machine execution as the driver reports it.
 type execution struct {
-	name, machine string
-	done          chan struct{}
+	name, machine, arn string
+	input              string // as StartExecution got it
+	startDate          time.Time
+	done               chan struct{}
 
 	trace *executionTrace // nil when the execution is not traced
 
@@ -750,32 +883,46 @@ func machineARN(machine string) string {
 	return fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:%s", region, accountID, machine)
 }
 
-// startExecution is StartExecution: it asks the driver to run machine with input. A sampled
-// trace header continues into the execution's segment, as Step Functions does with tracing.
-func (h *harness) startExecution(machine, name string, input json.RawMessage, trace traceHeader) (*execution, error) {
-	e := &execution{name: name, machine: machine, done: make(chan struct{}), notificationArrived: make(chan struct{})}
-	e.trace = h.beginExecution(machine, executionARN(machine, name), machineARN(machine), trace)
+// startExecution is StartExecution of a Standard state machine: it asks the driver to run
+// machine with input under name, or, when an execution of that name runs with the same
+// input, returns it (Step Functions' idempotency); the same name with another input, or of
+// a closed execution, is ExecutionAlreadyExists. A sampled trace header continues into the
+// execution's segment, as Step Functions does with tracing.
+func (h *harness) startExecution(machine, name, input string, trace traceHeader) (*execution, *sfnError) {
+	arn := executionARN(machine, name)
 	h.mu.Lock()
-	if h.executions[name] != nil {
+	if e := h.executions[arn]; e != nil {
+		running := e.status == ""
 		h.mu.Unlock()
-		return nil, fmt.Errorf("execution %s already exists", name)
+		if running && e.input == input {
+			return e, nil
+		}
+		return nil, &sfnError{http.StatusBadRequest, "ExecutionAlreadyExists", "Execution Already Exists: '" + arn + "'"}
 	}
-	h.executions[name] = e
+	e := &execution{name: name, machine: machine, arn: arn, input: input, startDate: time.Now(), done: make(chan struct{}), notificationArrived: make(chan struct{})}
+	e.trace = h.beginExecution(machine, arn, machineARN(machine), trace)
+	h.executions[arn] = e
 	h.mu.Unlock()
-	cmd, err := json.Marshal(map[string]any{"machine": machine, "name": name, "input": input})
-	if err != nil {
-		return nil, fmt.Errorf("start execution %s: %w", name, err)
+	cmd, err := json.Marshal(map[string]any{"machine": machine, "name": name, "input": json.RawMessage(input)})
+	if err == nil {
+		h.inMu.Lock()
+		_, err = h.driverIn.Write(append(cmd, '\n'))
+		h.inMu.Unlock()
 	}
-	h.inMu.Lock()
-	defer h.inMu.Unlock()
-	if _, err := h.driverIn.Write(append(cmd, '\n')); err != nil {
-		return nil, fmt.Errorf("start execution %s: write to the driver: %w", name, err)
+	if err != nil {
+		return nil, &sfnError{http.StatusInternalServerError, "InternalFailure", fmt.Sprintf("start execution %s: write to the driver: %v", name, err)}
 	}
 	return e, nil
 }
 
+// execution returns the execution named name, of either machine.
 func (h *harness) execution(name string) *execution {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.executions[name]
+	for _, m := range []string{mainMachine, shortMachine} {
+		if e := h.executions[executionARN(m, name)]; e != nil {
+			return e
+		}
+	}
+	return nil
 }

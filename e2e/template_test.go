@@ -12,10 +12,12 @@ import (
 	"strings"
 )
 
-// The rig runs what `make synth` wrote: the Tracetest server gets the environment and the
-// provisioning of the synthesized task definition, and the outputs file the CLI reads is
-// the synthesized stacks' outputs, resolved for the local stack the way CloudFormation
-// resolves them for a deployed one.
+// The harness runs what `make synth` wrote: the REST API, the functions' environment and
+// the state machine definition of the Workflow stack (workflow_test.go, restapi_test.go).
+// The rig gives the Tracetest server the environment and the provisioning of the
+// synthesized task definition, and the outputs file the CLI reads is the synthesized
+// stacks' outputs, resolved for the local stack the way CloudFormation resolves them for a
+// deployed one.
 
 // cfnTemplate is the part of a synthesized CloudFormation template the rig reads.
 type cfnTemplate struct {
@@ -33,7 +35,7 @@ func readTemplate(cdkOut, stack string) (*cfnTemplate, error) {
 	path := filepath.Join(cdkOut, stack+".template.json")
 	raw, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("%s is missing: run make synth first (the rig runs the synthesized task definition)", path)
+		return nil, fmt.Errorf("%s is missing: run make synth first (the harness runs the synthesized API, functions and state machine; make e2e synthesizes first)", path)
 	}
 	if err != nil {
 		return nil, err
@@ -58,6 +60,18 @@ func (t *cfnTemplate) only(typ string) (string, map[string]any, error) {
 		return "", nil, fmt.Errorf("%s: want exactly one %s, found %d %v", t.path, typ, len(ids), ids)
 	}
 	return ids[0], t.Resources[ids[0]].Properties, nil
+}
+
+// ofType returns the logical ids of the template's resources of type typ, sorted.
+func (t *cfnTemplate) ofType(typ string) []string {
+	var ids []string
+	for id, r := range t.Resources {
+		if r.Type == typ {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	return ids
 }
 
 // resolver evaluates the intrinsic functions of synthesized values for the local stack:
@@ -120,15 +134,19 @@ func (r resolver) resolve(v any) (string, error) {
 	return "", fmt.Errorf("the rig cannot resolve %s locally", b)
 }
 
-// rigConfig is what the rig takes from the synthesized app.
-type rigConfig struct {
-	prefix    string
-	tracetest *cfnTemplate
-	workflow  *cfnTemplate
-	api       apiNames
+// appConfig is where the synthesized app is: the stack name prefix, cdk.out, and the
+// Workflow stack's template, which the harness runs (the REST API, the functions'
+// environment, the state machine definition).
+type appConfig struct {
+	prefix, cdkOut string
+	workflow       *cfnTemplate
+	api            apiNames
 }
 
-func loadRigConfig(root string) (*rigConfig, error) {
+// loadApp reads the Workflow template of cdk.out ($CDK_OUT, default <root>/cdk.out) for the
+// stack prefix $PREFIX (default: cdk.json's). It does not synthesize: make e2e and CI run
+// make synth first, and a missing template fails with that advice.
+func loadApp(root string) (*appConfig, error) {
 	prefix := os.Getenv("PREFIX")
 	if prefix == "" {
 		var cdk struct {
@@ -149,29 +167,41 @@ func loadRigConfig(root string) (*rigConfig, error) {
 	if cdkOut == "" {
 		cdkOut = filepath.Join(root, "cdk.out")
 	}
-	c := &rigConfig{prefix: prefix}
+	a := &appConfig{prefix: prefix, cdkOut: cdkOut}
 	var err error
-	if c.tracetest, err = readTemplate(cdkOut, prefix+"-Tracetest"); err != nil {
+	if a.workflow, err = readTemplate(cdkOut, prefix+"-Workflow"); err != nil {
 		return nil, err
 	}
-	if c.workflow, err = readTemplate(cdkOut, prefix+"-Workflow"); err != nil {
-		return nil, err
-	}
-	_, restAPI, err := c.workflow.only("AWS::ApiGateway::RestApi")
+	_, restAPI, err := a.workflow.only("AWS::ApiGateway::RestApi")
 	if err != nil {
 		return nil, err
 	}
-	_, stage, err := c.workflow.only("AWS::ApiGateway::Stage")
+	_, stage, err := a.workflow.only("AWS::ApiGateway::Stage")
 	if err != nil {
 		return nil, err
 	}
 	name, _ := restAPI["Name"].(string)
 	stageName, _ := stage["StageName"].(string)
 	if name == "" || stageName == "" {
-		return nil, fmt.Errorf("%s: the REST API has no literal Name or its stage no StageName", c.workflow.path)
+		return nil, fmt.Errorf("%s: the REST API has no literal Name or its stage no StageName", a.workflow.path)
 	}
-	c.api = apiNames{name: name, stage: stageName, id: randomAPIID()}
-	return c, nil
+	a.api = apiNames{name: name, stage: stageName, id: randomAPIID()}
+	return a, nil
+}
+
+// rigConfig is what the rig takes from the synthesized app: the Workflow stack the harness
+// runs and the Tracetest stack whose task definition it runs.
+type rigConfig struct {
+	*appConfig
+	tracetest *cfnTemplate
+}
+
+func loadRigConfig(a *appConfig) (*rigConfig, error) {
+	t, err := readTemplate(a.cdkOut, a.prefix+"-Tracetest")
+	if err != nil {
+		return nil, err
+	}
+	return &rigConfig{appConfig: a, tracetest: t}, nil
 }
 
 // randomAPIID returns an id shaped like API Gateway's: ten lower-case letters and digits.

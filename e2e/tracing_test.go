@@ -100,10 +100,11 @@ func TestTraceReachesTheFunctions(t *testing.T) {
 				functions = append(functions, d)
 			}
 		}
+		// RegisterIncident makes no call its code would record.
 		ready := len(functions) == 3
 		for _, f := range functions {
 			for _, inv := range f.find("Invocation") {
-				ready = ready && len(inv.Subsegments) > 0
+				ready = ready && (f.Name == "registerincident" || len(inv.Subsegments) > 0)
 			}
 		}
 		if ready || time.Now().After(deadline) {
