@@ -10,7 +10,8 @@
 // and AWS_ENDPOINT_URL_<SERVICE> (the service id in upper case, spaces as
 // underscores: DYNAMODB, SFN, SESV2, SECRETS_MANAGER) unless
 // AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is true, AWS_MAX_ATTEMPTS and
-// AWS_RETRY_MODE (default: the SDK's standard retryer, 3 attempts),
+// AWS_RETRY_MODE (default: the SDK's standard retryer: 3 attempts, except the
+// DynamoDB client, which defaults to 4),
 // AWS_REQUEST_CHECKSUM_CALCULATION and AWS_RESPONSE_CHECKSUM_VALIDATION, and
 // AWS_EXECUTION_ENV for the user agent. Every AWS call is traced
 // (tracing.Instrument).
