@@ -116,12 +116,19 @@ measure "${cdk_synth[@]}" >/dev/null || exit 1
 before=$(load)
 pairs cdk_synth make_synth
 raw+=("make synth vs its cdk synth, wall: cdk$wall_a; make$wall_b")
+# What make adds before the app, alone: a figure the noise of two 6-second synths hides.
+tools=
+for ((i = 1; i <= runs; i++)); do
+  r=$(measure make --no-print-directory tools) || exit 1
+  tools+=" ${r% *}"
+done
 echo
 echo "| \`make synth\` overhead beyond the app (validation on) | seconds |"
 echo "|---|---|"
 echo "| \`make synth\`, median | $(median <<<"$wall_b") |"
 echo "| its \`cdk synth --quiet --output cdk.out\`, median | $(median <<<"$wall_a") |"
 echo "| **overhead: median of the pairs' differences** | **$(median <<<"$diff")** |"
+echo "| \`make tools\` alone (what \`make synth\` runs before the app), median | $(median <<<"$tools") |"
 echo "| load average before → after | $before → $(load) |"
 echo
 echo "Commands, from the repository root: Go app \`${go_app[*]:0:4} <dir>\` (cdk.json's app: \`$(sed -n 's/^  "app": "\(.*\)",$/\1/p' cdk.json)\`);"
