@@ -11,7 +11,7 @@ import { DataStack, NetworkStack, TracetestStack, WorkflowStack } from '../lib/s
 
 const lambdaAssets = process.env.LAMBDA_ASSETS ?? '';
 if (lambdaAssets === '' || !fs.existsSync(path.join(lambdaAssets, 'registerincident', 'bootstrap'))) {
-  throw new Error(`LAMBDA_ASSETS=${JSON.stringify(lambdaAssets)} must name a directory holding <function>/bootstrap for the six functions (scripts/bench.sh copies them from the Go app's cdk.out)`);
+  throw new Error(`LAMBDA_ASSETS=${JSON.stringify(lambdaAssets)} must name a directory holding <function>/bootstrap for the six functions (bench/synth.sh links them from the Go synth with lambda-assets.mjs)`);
 }
 
 // The same App settings as appProps in app.go.
