@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Measures what docs/BENCHMARKS.md reports, on this machine, and prints a Markdown table:
 #   - make synth, cold (empty Go build cache and Lambda build cache) and warm
+#   - the warm synth of the app against a TypeScript app of the same stacks, validation on
+#     and off, and the Makefile's overhead beyond the app (bench/synth.sh: medians of
+#     interleaved pairs, with the load average)
 #   - go test ./... warm (unit, integration, end to end)
 #   - the Lambda handler benchmarks against DynamoDB Local, the binary sizes, and the
 #     functions' cold start next to a hello-world Go Lambda under the emulator
@@ -35,6 +38,8 @@ t=$(seconds go test -count=1 ./...)
 echo "| all tests, warm (incl. DynamoDB Local, e2e, importing module) | \`go test -count=1 ./...\` | $t |"
 t=$(seconds go test -count=1 -run TestImportFromAnotherModule ./constructs/workflow)
 echo "| importing-module test, warm (separate module, offline, read-only copy, cdk-nag) | \`go test -run TestImportFromAnotherModule ./constructs/workflow\` | $t |"
+echo
+bash bench/synth.sh
 echo
 echo "### Lambda build at synth, nothing changed (cache hit: no compiler, no linker)"
 echo
