@@ -21,8 +21,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/tracetest-aws/stepfunctions-cdk/constructs/workflow/lambdabuild"
 	"github.com/tracetest-aws/stepfunctions-cdk/internal/ddblocal"
-	"github.com/tracetest-aws/stepfunctions-cdk/internal/lambdabuild"
 )
 
 const (

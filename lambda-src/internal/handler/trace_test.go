@@ -31,8 +31,8 @@ import (
 
 var updateGolden = flag.Bool("update", false, "rewrite tests/spans/emitted.json from the spans the handlers emit")
 
-// traceChildEnv marks the child process of TestEmittedSpans: the X-Ray SDK
-// reads AWS_XRAY_DAEMON_ADDRESS once, at start-up, so the handlers run in a
+// traceChildEnv marks the child process of TestEmittedSpans: package tracing
+// reads AWS_XRAY_DAEMON_ADDRESS once per process, so the handlers run in a
 // process started with it.
 const traceChildEnv = "LAMBDA_SRC_TRACE_CHILD"
 
@@ -275,7 +275,7 @@ func TestTraceChild(t *testing.T) {
 	}
 	invocation := 0
 	// invoke returns a context like the one aws-lambda-go builds, whose
-	// trace header makes the X-Ray SDK open a Lambda facade segment.
+	// trace header is what package tracing records the subsegments under.
 	invoke := func(function string) context.Context {
 		invocation++
 		traceID := fmt.Sprintf("1-%08x-%024x", time.Now().Unix(), invocation)
