@@ -354,21 +354,129 @@ func TestTracetestSuite(t *testing.T) {
 		if n := h.traces.fromDaemon(id); n == 0 {
 			t.Errorf("step %d: no segment document from the functions reached the daemon under trace %s", i+1, id)
 		}
+		// The specs were judged on X-Ray's full trace, inferred segments included, so
+		// no selector counted an AWS call twice.
+		if reads := r.xray.readsOf(id); len(reads) == 0 || reads[len(reads)-1].inferred == 0 {
+			t.Errorf("step %d: the last read of trace %s had no inferred segments (%s)", i+1, id, traceTimeline(id))
+		}
 	}
 }
 
-// fastPolling makes the server poll X-Ray every second, give up after timeout and not wait
-// for selectors that match nothing; the previous profile is restored when t ends. The
-// negative cases use it to fail in seconds; the suite itself runs with the provisioned one.
-func (r *rig) fastPolling(t *testing.T, timeout time.Duration) {
+// traceTimeline describes when the trace's documents arrived and what each BatchGetTraces
+// read of it returned, in seconds after its first document arrived.
+func traceTimeline(traceID string) string {
+	first, daemon := h.traces.arrivals(traceID)
+	since := func(t time.Time) float64 { return t.Sub(first).Seconds() }
+	var b strings.Builder
+	if len(daemon) > 0 {
+		fmt.Fprintf(&b, "the functions' %d documents arrived at +%.1fs to +%.1fs; ", len(daemon), since(daemon[0]), since(daemon[len(daemon)-1]))
+	}
+	b.WriteString("reads:")
+	for _, rd := range rg.xray.readsOf(traceID) {
+		fmt.Fprintf(&b, " +%.1fs %d spans (%d inferred, %d held back);", since(rd.at), rd.spans, rd.inferred, rd.heldBack)
+	}
+	return b.String()
+}
+
+// latestRun returns the server's newest run of the suite in suiteFile, with the suite's
+// definitions, and requires it to be newer than run before.
+func (r *rig) latestRun(t *testing.T, suiteFile string, before int) (tracetest.Definitions, tracetest.SuiteRun) {
+	t.Helper()
+	defs, err := tracetest.Load(suiteFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &tracetest.Client{BaseURL: r.serverURL}
+	id, err := client.LatestSuiteRun(defs.Suite.Spec.ID)
+	if err != nil || id <= before {
+		t.Fatalf("no new run of suite %s (latest #%d, before #%d): %v", defs.Suite.Spec.ID, id, before, err)
+	}
+	run, err := client.SuiteRun(defs.Suite.Spec.ID, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return defs, run
+}
+
+// latestRunID returns the id of the server's newest run of tests/suite.yaml's suite.
+func (r *rig) latestRunID(t *testing.T) int {
+	t.Helper()
+	defs, err := tracetest.Load(filepath.Join(h.root, "tests", "suite.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := (&tracetest.Client{BaseURL: r.serverURL}).LatestSuiteRun(defs.Suite.Spec.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// specOutcome is how the server judged one spec of a test run.
+type specOutcome struct {
+	spanIDs []string // the spans its selector matched
+	passed  bool     // every assertion passed
+}
+
+// outcomes reads each spec's outcome from a test run's result, by spec name; a spec the
+// server did not evaluate has none.
+func outcomes(specs []tracetest.Spec, res tracetest.RunResult) map[string]specOutcome {
+	out := map[string]specOutcome{}
+	for i, spec := range specs {
+		if i >= len(res.Results) || res.Results[i].Selector.Query != spec.Selector {
+			continue
+		}
+		o := specOutcome{passed: len(res.Results[i].Results) > 0}
+		for j, a := range res.Results[i].Results {
+			for _, sr := range a.SpanResults {
+				if j == 0 && sr.SpanID != "" {
+					o.spanIDs = append(o.spanIDs, sr.SpanID)
+				}
+				o.passed = o.passed && sr.Passed
+			}
+			o.passed = o.passed && a.AllPassed
+		}
+		out[spec.Name] = o
+	}
+	return out
+}
+
+// periodicPolling is the part of a polling profile that decides when a test is judged
+// (docs/TRACETEST.md, "Time").
+type periodicPolling struct {
+	RetryDelay           string `json:"retryDelay"`
+	Timeout              string `json:"timeout"`
+	SelectorMatchRetries int    `json:"selectorMatchRetries"`
+}
+
+// polling returns the server's current polling profile.
+func (r *rig) polling(t *testing.T) periodicPolling {
+	t.Helper()
+	var current struct {
+		Spec struct {
+			Strategy string          `json:"strategy"`
+			Periodic periodicPolling `json:"periodic"`
+		} `json:"spec"`
+	}
+	if err := r.api(http.MethodGet, "/pollingprofiles/current", nil, &current); err != nil {
+		t.Fatal(err)
+	}
+	if current.Spec.Strategy != "periodic" {
+		t.Fatalf("the server's polling profile has strategy %q, want periodic", current.Spec.Strategy)
+	}
+	return current.Spec.Periodic
+}
+
+// setPolling makes p the server's polling profile; the previous one is restored when t
+// ends.
+func (r *rig) setPolling(t *testing.T, p periodicPolling) {
 	t.Helper()
 	var saved map[string]any
 	if err := r.api(http.MethodGet, "/pollingprofiles/current", nil, &saved); err != nil {
 		t.Fatal(err)
 	}
 	profile := map[string]any{"type": "PollingProfile", "spec": map[string]any{
-		"id": "current", "name": "rig", "default": true, "strategy": "periodic",
-		"periodic": map[string]any{"retryDelay": "1s", "timeout": timeout.String(), "selectorMatchRetries": 0},
+		"id": "current", "name": "rig", "default": true, "strategy": "periodic", "periodic": p,
 	}}
 	if err := r.api(http.MethodPut, "/pollingprofiles/current", profile, nil); err != nil {
 		t.Fatal(err)
@@ -378,6 +486,14 @@ func (r *rig) fastPolling(t *testing.T, timeout time.Duration) {
 			t.Errorf("restore the polling profile: %v", err)
 		}
 	})
+}
+
+// fastPolling makes the server poll X-Ray every second, give up after timeout and not wait
+// for selectors that match nothing; the previous profile is restored when t ends. The
+// negative cases use it to fail in seconds; the suite itself runs with the provisioned one.
+func (r *rig) fastPolling(t *testing.T, timeout time.Duration) {
+	t.Helper()
+	r.setPolling(t, periodicPolling{RetryDelay: "1s", Timeout: timeout.String(), SelectorMatchRetries: 0})
 }
 
 // editedSuite copies tests/ to a temporary directory, applies edit to the named file and
@@ -441,6 +557,48 @@ func TestTracetestCatches(t *testing.T) {
 			if f[1] != "RegisterIncident ran once" && f[1] != "Three Lambda invocations, so no Task was retried after an error" {
 				t.Errorf("spec %q failed too:\n%s", f[1], out)
 			}
+		}
+	})
+
+	t.Run("a selector without aws.service counts X-Ray's inferred segment too", func(t *testing.T) {
+		r.fastPolling(t, 20*time.Second)
+		const spec = "SubmitExam resumed the execution once with SendTaskSuccess"
+		suite := editedSuite(t, "exam.yaml", func(s string) string {
+			return mustReplace(t, s, `name="SFN" aws.service="SFN" aws.operation="SendTaskSuccess"]`, `name="SFN" aws.operation="SendTaskSuccess"]`)
+		})
+		before := r.latestRunID(t)
+		out, err := r.runScript(t, map[string]string{"SUITE": suite})
+		if err == nil {
+			t.Fatalf("the run passed although the SFN selector without aws.service also selects the inferred segment:\n%s", out)
+		}
+		t.Logf("scripts/run-tracetest.sh failed as it should (%v):\n%s", err, out)
+		defs, run := r.latestRun(t, suite, before)
+		if len(run.Steps) != 2 {
+			t.Fatalf("the suite run has %d steps, want 2:\n%s", len(run.Steps), out)
+		}
+		// Only that spec fails, and on exactly two spans: the SendTaskSuccess call and the
+		// segment X-Ray inferred for it.
+		got := outcomes(defs.Steps[1].Test.Spec.Specs, run.Steps[1].Result)
+		for name, o := range got {
+			if name != spec && !o.passed {
+				t.Errorf("spec %q failed too:\n%s", name, out)
+			}
+		}
+		o := got[spec]
+		trace, _ := h.traces.compiled(xrayTraceID(run.Steps[1].TraceID), 0)
+		inferred := map[string]string{} // inferred segment id -> the call's id
+		for _, d := range trace.docs {
+			var n node
+			if json.Unmarshal(d, &n) == nil && n.Inferred {
+				inferred[n.ID] = n.ParentID
+			}
+		}
+		if o.passed || len(o.spanIDs) != 2 || !(inferred[o.spanIDs[0]] == o.spanIDs[1] || inferred[o.spanIDs[1]] == o.spanIDs[0]) {
+			t.Errorf("spec %q selected spans %v (passed %v), want a failure on a call and the segment X-Ray inferred for it (inferred -> call: %v)",
+				spec, o.spanIDs, o.passed, inferred)
+		}
+		if !strings.Contains(out, `"attr:tracetest.selected_spans.count = 1" failed (observed "2"`) {
+			t.Errorf("the report does not say the count was 2:\n%s", out)
 		}
 	})
 
@@ -571,4 +729,142 @@ func TestTracetestCatches(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestTracetestLateDocuments runs the suite with the provisioned polling profile while the
+// X-Ray stand-in holds back every document the functions sent, as if X-Ray ingested them
+// late, so that each trace looks complete (unchanged for one retryDelay) before any span
+// of the functions' code is in it: the suite must pass, because the profile's selector
+// retries wait for the spans the specs select; without them (selectorMatchRetries 0) the
+// same run must fail, judged before the spans arrived (docs/TRACETEST.md, "Time").
+func TestTracetestLateDocuments(t *testing.T) {
+	r := needRig(t)
+	profile := r.polling(t)
+	retryDelay, err := time.ParseDuration(profile.RetryDelay)
+	if err != nil {
+		t.Fatalf("the polling profile's retryDelay %q: %v", profile.RetryDelay, err)
+	}
+	// Tracetest reads a trace when the trigger's answer is in and every retryDelay after,
+	// and takes it as complete when two reads in a row find the same spans. The segments
+	// the harness records for AWS are all in about a second after the trigger, so the
+	// trace stops changing by the third read, 2 x retryDelay after the first. A lag of one
+	// retryDelay more (and a second) keeps the functions' documents out of it until after
+	// that read, even when the functions take a whole retryDelay longer than usual.
+	lag := 3*retryDelay + time.Second
+	if wait := time.Duration(profile.SelectorMatchRetries) * retryDelay; wait < lag {
+		t.Fatalf("the provisioned profile (%+v) waits %s for selectors that match nothing: documents %s late would be missed", profile, wait, lag)
+	}
+	r.xray.setLag(lag)
+	defer r.xray.setLag(0)
+	t.Logf("polling profile %+v; the functions' documents held back %s", profile, lag)
+
+	// lateReads checks that the server read each step's trace twice with the same spans
+	// while the functions' documents were held back: the trace looked complete before
+	// they arrived, so only the selector retries can have waited for them.
+	lateReads := func(t *testing.T, run tracetest.SuiteRun, steps int) [][]traceRead {
+		t.Helper()
+		if len(run.Steps) < steps {
+			t.Fatalf("the suite run has %d steps, want at least %d", len(run.Steps), steps)
+		}
+		var all [][]traceRead
+		for i, step := range run.Steps[:steps] {
+			id := xrayTraceID(step.TraceID)
+			reads := r.xray.readsOf(id)
+			t.Logf("step %d, trace %s: %s", i+1, id, traceTimeline(id))
+			looked := false
+			for j := 1; j < len(reads); j++ {
+				looked = looked || (reads[j].heldBack > 0 && reads[j].spans > 0 && reads[j].spans == reads[j-1].spans)
+			}
+			if !looked {
+				t.Errorf("step %d: the trace never looked complete while the functions' documents were held back, so this run does not show what it is for; raise the lag (%s)", i+1, lag)
+			}
+			all = append(all, reads)
+		}
+		return all
+	}
+
+	t.Run("the provisioned profile waits for them", func(t *testing.T) {
+		before := r.latestRunID(t)
+		start := time.Now()
+		out, err := r.runScript(t, nil)
+		elapsed := time.Since(start)
+		if err != nil {
+			t.Fatalf("with the functions' documents %s late the suite failed (%v) after %.1fs:\n%s\n%s", lag, err, elapsed.Seconds(), out, h.logs())
+		}
+		fmt.Fprintf(os.Stderr, "e2e: local Tracetest run with the functions' documents %s late: %.1fs\n", lag, elapsed.Seconds())
+		_, run := r.latestRun(t, filepath.Join(h.root, "tests", "suite.yaml"), before)
+		for i, reads := range lateReads(t, run, 2) {
+			if last := reads[len(reads)-1]; last.heldBack > 0 {
+				t.Errorf("step %d passed although its last read still lacked %d of the functions' documents", i+1, last.heldBack)
+			}
+		}
+	})
+
+	t.Run("without selector retries the specs are judged before the spans arrive", func(t *testing.T) {
+		p := profile
+		p.SelectorMatchRetries = 0
+		r.setPolling(t, p)
+		// The incident test alone: the exam test would only fail on its empty variables.
+		suite := editedSuite(t, "suite.yaml", func(s string) string { return mustReplace(t, s, "    - ./exam.yaml\n", "") })
+		before := r.latestRunID(t)
+		out, err := r.runScript(t, map[string]string{"SUITE": suite})
+		if err == nil {
+			t.Fatalf("the incident test passed with selectorMatchRetries 0 although the functions' documents came %s late:\n%s", lag, out)
+		}
+		t.Logf("scripts/run-tracetest.sh failed as it should (%v):\n%s", err, out)
+		defs, run := r.latestRun(t, suite, before)
+		reads := lateReads(t, run, 1)[0]
+		if last := reads[len(reads)-1]; last.heldBack == 0 {
+			t.Errorf("the incident test was judged on a read that had every document: %s", traceTimeline(xrayTraceID(run.Steps[0].TraceID)))
+		}
+		// Exactly the specs on spans of the functions' code failed, each because its
+		// selector matched nothing; the specs on the segments AWS records passed.
+		emitted := emittedSpanNames(t)
+		failedFunctionSpec := false
+		specs := defs.Steps[0].Test.Spec.Specs
+		judged := outcomes(specs, run.Steps[0].Result)
+		for _, spec := range specs {
+			got, ok := judged[spec.Name]
+			m := selectorName.FindStringSubmatch(spec.Selector)
+			switch {
+			case !ok:
+				t.Errorf("spec %q was not evaluated", spec.Name)
+			case m != nil && emitted[m[1]]:
+				failedFunctionSpec = true
+				if len(got.spanIDs) != 0 || got.passed {
+					t.Errorf("spec %q on the functions' span %s selected spans %v (passed %v), want none", spec.Name, m[1], got.spanIDs, got.passed)
+				}
+			case !got.passed:
+				t.Errorf("spec %q failed too, though AWS's segments were in:\n%s", spec.Name, out)
+			}
+		}
+		if !failedFunctionSpec {
+			t.Errorf("no spec of the incident test selects a span of the functions' code (tests/spans/emitted.json)")
+		}
+	})
+}
+
+// selectorName finds the span name a selector asks for.
+var selectorName = regexp.MustCompile(`\bname="([^"]+)"`)
+
+// emittedSpanNames returns the names of the spans the functions' code emits.
+func emittedSpanNames(t *testing.T) map[string]bool {
+	t.Helper()
+	var catalog struct {
+		Spans []struct {
+			Name string `json:"name"`
+		} `json:"spans"`
+	}
+	b, err := os.ReadFile(filepath.Join(h.root, "tests", "spans", "emitted.json"))
+	if err == nil {
+		err = json.Unmarshal(b, &catalog)
+	}
+	if err != nil {
+		t.Fatalf("tests/spans/emitted.json: %v", err)
+	}
+	names := map[string]bool{}
+	for _, s := range catalog.Spans {
+		names[s.Name] = true
+	}
+	return names
 }

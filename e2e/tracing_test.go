@@ -36,6 +36,9 @@ type node struct {
 	ParentID    string                    `json:"parent_id"`
 	Origin      string                    `json:"origin"`
 	InProgress  bool                      `json:"in_progress"`
+	Inferred    bool                      `json:"inferred"`
+	Namespace   string                    `json:"namespace"`
+	AWS         map[string]any            `json:"aws"`
 	Metadata    map[string]map[string]any `json:"metadata"`
 	Subsegments []*node                   `json:"subsegments"`
 }
@@ -54,12 +57,12 @@ func (n *node) find(name string) []*node {
 // compiledTrace returns the trace's documents as BatchGetTraces serves them.
 func compiledTrace(t *testing.T, root string) []*node {
 	t.Helper()
-	docs, _, ok := h.traces.compiled(root)
+	trace, ok := h.traces.compiled(root, 0)
 	if !ok {
 		return nil
 	}
 	var out []*node
-	for _, d := range docs {
+	for _, d := range trace.docs {
 		var n node
 		if err := json.Unmarshal(d, &n); err != nil {
 			t.Fatal(err)
@@ -171,6 +174,7 @@ func TestTraceReachesTheFunctions(t *testing.T) {
 	}
 
 	checkDocumented(t, docs)
+	checkInferred(t, docs, byID)
 
 	// The callback resumes the execution in its own trace: the end of the workflow joins it.
 	submitOK(t, ctx, mainMachine, n, 80)
@@ -188,6 +192,57 @@ func TestTraceReachesTheFunctions(t *testing.T) {
 	waitNotification(t, ctx, h.execution(resp.RequestID), 1)
 	if docs := compiledTrace(t, unsampled.root); len(docs) > 0 {
 		t.Errorf("an unsampled request recorded %d documents", len(docs))
+	}
+}
+
+// checkInferred requires X-Ray's inferred segments in the trace: exactly one for each AWS
+// call the functions recorded (DynamoDB and Step Functions send no segments of their own),
+// named after the call, with its aws block and no namespace (so Tracetest gives it no
+// aws.service), and none for the Lambda invokes and the StartExecution integration, whose
+// services' own segments replace them (tests/aws-spans.json).
+func checkInferred(t *testing.T, docs []*node, byID map[string]*node) {
+	t.Helper()
+	inferred := map[string]int{} // call id -> inferred segments under it
+	for _, d := range docs {
+		if !d.Inferred {
+			continue
+		}
+		call := byID[d.ParentID]
+		switch {
+		case call == nil:
+			t.Errorf("inferred segment %s (%s) has no parent in the trace", d.Name, d.ID)
+		case call.Namespace != "aws" || call.Name != d.Name || fmt.Sprint(call.AWS) != fmt.Sprint(d.AWS):
+			t.Errorf("inferred segment %s %v is not a copy of its parent %s (namespace %q) %v", d.Name, d.AWS, call.Name, call.Namespace, call.AWS)
+		case d.Namespace != "" || len(d.Subsegments) > 0:
+			t.Errorf("inferred segment %s has namespace %q and %d subsegments, want neither", d.Name, d.Namespace, len(d.Subsegments))
+		}
+		inferred[d.ParentID]++
+	}
+	calls := 0
+	var walk func(n *node)
+	walk = func(n *node) {
+		for _, s := range n.Subsegments {
+			walk(s)
+		}
+		if n.Namespace != "aws" || n.Inferred {
+			return
+		}
+		want := 1
+		if n.Name == "Lambda" || n.Name == "STEPFUNCTIONS" {
+			want = 0
+		} else {
+			calls++
+		}
+		if inferred[n.ID] != want {
+			t.Errorf("%d inferred segments under the %s %v subsegment %s, want %d", inferred[n.ID], n.Name, n.AWS["operation"], n.ID, want)
+		}
+	}
+	for _, d := range docs {
+		walk(d)
+	}
+	// ScheduleExam and SendNotification each read and save the incident.
+	if calls < 4 {
+		t.Errorf("%d AWS calls recorded by the functions, want at least their 4 DynamoDB calls", calls)
 	}
 }
 

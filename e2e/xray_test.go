@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -87,18 +88,25 @@ func epoch(t time.Time) float64 {
 	return float64(t.UnixMicro()) / 1e6
 }
 
-// traceStore keeps every segment document sent for a trace, the latest version of each id
-// (X-Ray replaces an in-progress document by the completed one with the same id).
+// traceStore keeps every segment document sent for a trace, every version of each id in
+// the order received (X-Ray replaces an in-progress document by the completed one with the
+// same id), with when it came and from whom.
 type traceStore struct {
 	mu     sync.Mutex
-	traces map[string]map[string]json.RawMessage // trace id -> document id -> document
-	first  map[string]time.Time                  // trace id -> when its first document arrived
-	daemon map[string]int                        // trace id -> documents that came from the functions
+	traces map[string]map[string][]received // trace id -> document id -> its versions
+	daemon map[string]int                   // trace id -> documents that came from the functions
 	notes  func(format string, args ...any)
 }
 
+// received is one version of a document as the store got it.
+type received struct {
+	doc        json.RawMessage
+	at         time.Time
+	fromDaemon bool // sent by the functions' code, not written by the harness for AWS
+}
+
 func newTraceStore(notes func(string, ...any)) *traceStore {
-	return &traceStore{traces: map[string]map[string]json.RawMessage{}, first: map[string]time.Time{}, daemon: map[string]int{}, notes: notes}
+	return &traceStore{traces: map[string]map[string][]received{}, daemon: map[string]int{}, notes: notes}
 }
 
 // fromDaemon reports how many documents of the trace the functions sent.
@@ -106,6 +114,25 @@ func (s *traceStore) fromDaemon(traceID string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.daemon[traceID]
+}
+
+// arrivals reports when the trace's first document arrived and when each document the
+// functions sent did, oldest first.
+func (s *traceStore) arrivals(traceID string) (first time.Time, fromDaemon []time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, versions := range s.traces[traceID] {
+		for _, v := range versions {
+			if first.IsZero() || v.at.Before(first) {
+				first = v.at
+			}
+			if v.fromDaemon {
+				fromDaemon = append(fromDaemon, v.at)
+			}
+		}
+	}
+	sort.Slice(fromDaemon, func(i, j int) bool { return fromDaemon[i].Before(fromDaemon[j]) })
+	return first, fromDaemon
 }
 
 // docHead is what the store needs of a segment document.
@@ -138,11 +165,10 @@ func (s *traceStore) put(doc []byte, fromDaemon bool) error {
 	defer s.mu.Unlock()
 	docs := s.traces[head.TraceID]
 	if docs == nil {
-		docs = map[string]json.RawMessage{}
+		docs = map[string][]received{}
 		s.traces[head.TraceID] = docs
-		s.first[head.TraceID] = time.Now()
 	}
-	docs[head.ID] = append(json.RawMessage(nil), doc...)
+	docs[head.ID] = append(docs[head.ID], received{doc: append(json.RawMessage(nil), doc...), at: time.Now(), fromDaemon: fromDaemon})
 	if fromDaemon {
 		s.daemon[head.TraceID]++
 	}
@@ -160,11 +186,26 @@ func (s *traceStore) putSegment(seg *segment) {
 	}
 }
 
+// xrayTrace is a trace as BatchGetTraces returns it.
+type xrayTrace struct {
+	docs     []json.RawMessage
+	duration float64
+	spans    int // segments and subsegments in docs: the spans Tracetest makes of them
+	inferred int // inferred segments among docs
+	heldBack int // documents the functions sent that the lag still holds back
+}
+
 // compiled returns the trace as BatchGetTraces does: one document per segment, with the
 // subsegments that were sent separately (type "subsegment", parent_id) moved into the
-// document of their parent, as X-Ray compiles them. A subsegment whose parent never
-// arrived stays a document of its own. ok is false when nothing was sent for the trace.
-func (s *traceStore) compiled(traceID string) (docs []json.RawMessage, duration float64, ok bool) {
+// document of their parent, as X-Ray compiles them, and the segments X-Ray infers for
+// downstream calls (inferSegments). A subsegment whose parent never arrived stays a
+// document of its own. lag keeps each document the functions sent out of the trace until
+// lag after the daemon received it, as if X-Ray's ingestion of them were that slow; the
+// segments the harness writes for AWS are not held back (the specs select those too, so
+// documents of different senders come apart, as on AWS). ok is false when nothing of the
+// trace is visible.
+func (s *traceStore) compiled(traceID string, lag time.Duration) (t xrayTrace, ok bool) {
+	now := time.Now()
 	s.mu.Lock()
 	raw := s.traces[traceID]
 	var ids []string
@@ -174,14 +215,24 @@ func (s *traceStore) compiled(traceID string) (docs []json.RawMessage, duration 
 	sort.Strings(ids)
 	nodes := make(map[string]map[string]any, len(raw))
 	for _, id := range ids {
-		var m map[string]any
-		if json.Unmarshal(raw[id], &m) == nil {
-			nodes[id] = m
+		// The newest version X-Ray has ingested by now.
+		versions := raw[id]
+		for i := len(versions) - 1; i >= 0; i-- {
+			v := versions[i]
+			if v.fromDaemon && now.Sub(v.at) < lag {
+				t.heldBack++
+				continue
+			}
+			var m map[string]any
+			if json.Unmarshal(v.doc, &m) == nil {
+				nodes[id] = m
+			}
+			break
 		}
 	}
 	s.mu.Unlock()
 	if len(nodes) == 0 {
-		return nil, 0, false
+		return t, false
 	}
 
 	// Index every segment and embedded subsegment by id, then attach independent
@@ -231,40 +282,118 @@ func (s *traceStore) compiled(traceID string) (docs []json.RawMessage, duration 
 		}
 	}
 
-	var start, end float64
+	var out []map[string]any
 	for _, id := range ids {
-		if !top[id] {
-			continue
+		if top[id] {
+			out = append(out, nodes[id])
 		}
-		m := nodes[id]
+	}
+	inferred := inferSegments(traceID, out)
+	t.inferred = len(inferred)
+	out = append(out, inferred...)
+
+	var start, end float64
+	for _, m := range out {
 		b, err := json.Marshal(m)
 		if err != nil {
 			continue
 		}
-		docs = append(docs, b)
-		if t, ok := m["start_time"].(float64); ok && (start == 0 || t < start) {
-			start = t
+		t.docs = append(t.docs, b)
+		t.spans += countSpans(m)
+		if st, ok := m["start_time"].(float64); ok && (start == 0 || st < start) {
+			start = st
 		}
-		if t, ok := m["end_time"].(float64); ok && t > end {
-			end = t
+		if et, ok := m["end_time"].(float64); ok && et > end {
+			end = et
 		}
 	}
 	if end > start {
-		duration = end - start
+		t.duration = end - start
 	}
-	return docs, duration, true
+	return t, true
 }
 
-// traceIDs lists the traces the store holds, oldest first.
-func (s *traceStore) traceIDs() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var ids []string
-	for id := range s.traces {
-		ids = append(ids, id)
+// countSpans counts a document and every subsegment in it.
+func countSpans(m map[string]any) int {
+	n := 1
+	subs, _ := m["subsegments"].([]any)
+	for _, sub := range subs {
+		if sm, ok := sub.(map[string]any); ok {
+			n += countSpans(sm)
+		}
 	}
-	sort.Slice(ids, func(i, j int) bool { return s.first[ids[i]].Before(s.first[ids[j]]) })
-	return ids
+	return n
+}
+
+// inferredOrigins are the origins AWS's BatchGetTraces example gives inferred segments, by
+// the name of the client subsegment; for other services the origin is not documented and
+// left out (Tracetest v1.7.1 does not read it).
+var inferredOrigins = map[string]string{"DynamoDB": "AWS::DynamoDB::Table", "SNS": "AWS::SNS"}
+
+// inferSegments returns the segments X-Ray infers for the compiled trace docs: one for each
+// completed client subsegment (namespace aws or remote) that no segment of the downstream
+// service names as its parent; a downstream service that sends its own segment (Lambda
+// under a Lambda invoke, Step Functions under API Gateway's StartExecution) replaces the
+// inferred one. The shape is that of the example in AWS's "Getting data from X-Ray"
+// (https://docs.aws.amazon.com/xray/latest/devguide/xray-api-gettingdata.html): the
+// subsegment's name, times, aws block and http response, parent_id the subsegment's id,
+// "inferred": true, an origin, and no namespace. The id is derived from the subsegment's,
+// so every read of the trace returns the same segment. See tests/aws-spans.json.
+func inferSegments(traceID string, docs []map[string]any) []map[string]any {
+	called := map[string]bool{}
+	for _, d := range docs {
+		if d["type"] != "subsegment" {
+			if p, _ := d["parent_id"].(string); p != "" {
+				called[p] = true
+			}
+		}
+	}
+	var out []map[string]any
+	var walk func(m map[string]any, top bool)
+	walk = func(m map[string]any, top bool) {
+		subs, _ := m["subsegments"].([]any)
+		for _, sub := range subs {
+			if sm, ok := sub.(map[string]any); ok {
+				walk(sm, false)
+			}
+		}
+		if top && m["type"] != "subsegment" {
+			return // a segment, not a client subsegment
+		}
+		id, _ := m["id"].(string)
+		name, _ := m["name"].(string)
+		ns, _ := m["namespace"].(string)
+		startTime, okStart := m["start_time"].(float64)
+		endTime, okEnd := m["end_time"].(float64)
+		if (ns != "aws" && ns != "remote") || called[id] || m["in_progress"] == true || !okStart || !okEnd {
+			return
+		}
+		sum := sha256.Sum256([]byte("inferred:" + traceID + ":" + id))
+		seg := map[string]any{
+			"id":         hex.EncodeToString(sum[:8]),
+			"name":       name,
+			"trace_id":   traceID,
+			"parent_id":  id,
+			"start_time": startTime,
+			"end_time":   endTime,
+			"inferred":   true,
+		}
+		if origin := inferredOrigins[name]; origin != "" {
+			seg["origin"] = origin
+		}
+		if aws, ok := m["aws"].(map[string]any); ok {
+			seg["aws"] = aws
+		}
+		if h, ok := m["http"].(map[string]any); ok && h["response"] != nil {
+			seg["http"] = map[string]any{"response": h["response"]}
+		}
+		out = append(out, seg)
+	}
+	for _, d := range docs {
+		walk(d, true)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i]["id"].(string) < out[j]["id"].(string) })
+	return out
 }
 
 // daemonHeader starts every datagram of the X-Ray daemon protocol.

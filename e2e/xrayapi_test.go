@@ -30,22 +30,41 @@ import (
 // served from the harness's trace store over HTTPS at xray.<region>.amazonaws.com (the rig's
 // network namespace resolves that name to 127.0.0.1 and the server trusts the rig's CA
 // through AWS_CA_BUNDLE). It checks the SigV4 signature as AWS does, so the server must
-// really sign with the credentials of its default chain, and it can answer as X-Ray does
-// for a role without xray:BatchGetTraces, or as if the traces were never ingested.
+// really sign with the credentials of its default chain. It returns the trace as X-Ray
+// does, with the segments X-Ray infers for downstream calls, and it can answer as X-Ray
+// does for a role without xray:BatchGetTraces, as if the traces were never ingested, or as
+// if the functions' documents were ingested late.
 
 // xrayAPI serves BatchGetTraces from store.
 type xrayAPI struct {
 	store *traceStore
 
-	mu      sync.Mutex
-	keys    map[string]string // access key id -> secret key
-	denied  bool              // every caller lacks xray:BatchGetTraces
-	hidden  bool              // no trace was ever ingested
-	queried map[string]int    // trace id -> BatchGetTraces calls asking for it
+	mu     sync.Mutex
+	keys   map[string]string // access key id -> secret key
+	denied bool              // every caller lacks xray:BatchGetTraces
+	hidden bool              // no trace was ever ingested
+	lag    time.Duration     // how late the functions' documents show (traceStore.compiled)
+	reads  map[string][]traceRead
+}
+
+// traceRead is what one BatchGetTraces call returned for a trace.
+type traceRead struct {
+	at       time.Time
+	spans    int // segments and subsegments returned: the spans Tracetest sees
+	inferred int // inferred segments among them
+	heldBack int // documents the functions sent that were not returned yet
 }
 
 func newXRayAPI(store *traceStore, accessKey, secretKey string) *xrayAPI {
-	return &xrayAPI{store: store, keys: map[string]string{accessKey: secretKey}, queried: map[string]int{}}
+	return &xrayAPI{store: store, keys: map[string]string{accessKey: secretKey}, reads: map[string][]traceRead{}}
+}
+
+// setLag holds back every document the functions sent until lag after the daemon received
+// it, as if X-Ray's ingestion of them were that slow; 0 (the default) serves them at once.
+func (x *xrayAPI) setLag(lag time.Duration) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.lag = lag
 }
 
 // setDenied makes every call fail with AccessDeniedException, as for a task role without
@@ -65,9 +84,15 @@ func (x *xrayAPI) setHidden(v bool) {
 
 // timesQueried reports how many BatchGetTraces calls asked for traceID.
 func (x *xrayAPI) timesQueried(traceID string) int {
+	return len(x.readsOf(traceID))
+}
+
+// readsOf returns what each BatchGetTraces call asking for traceID returned, oldest first
+// (a call while the trace was hidden or unknown returned 0 spans).
+func (x *xrayAPI) readsOf(traceID string) []traceRead {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	return x.queried[traceID]
+	return append([]traceRead(nil), x.reads[traceID]...)
 }
 
 type xrayError struct {
@@ -120,26 +145,27 @@ func (x *xrayAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		UnprocessedTraceIds []string
 	}{Traces: []outTrace{}, UnprocessedTraceIds: []string{}}
 	x.mu.Lock()
-	hidden := x.hidden
-	for _, id := range in.TraceIds {
-		x.queried[id]++
-	}
+	hidden, lag := x.hidden, x.lag
 	x.mu.Unlock()
 	for _, id := range in.TraceIds {
-		if hidden {
-			continue
+		read := traceRead{at: time.Now()}
+		trace, ok := x.store.compiled(id, lag)
+		if !hidden {
+			read.heldBack = trace.heldBack
 		}
-		docs, duration, ok := x.store.compiled(id)
-		if !ok {
-			continue // X-Ray answers an unknown id with no trace, not with an error
-		}
-		t := outTrace{Id: id, Duration: duration, Segments: []outSegment{}}
-		for _, d := range docs {
-			var head docHead
-			json.Unmarshal(d, &head)
-			t.Segments = append(t.Segments, outSegment{Id: head.ID, Document: string(d)})
-		}
-		out.Traces = append(out.Traces, t)
+		if ok && !hidden {
+			read.spans, read.inferred = trace.spans, trace.inferred
+			t := outTrace{Id: id, Duration: trace.duration, Segments: []outSegment{}}
+			for _, d := range trace.docs {
+				var head docHead
+				json.Unmarshal(d, &head)
+				t.Segments = append(t.Segments, outSegment{Id: head.ID, Document: string(d)})
+			}
+			out.Traces = append(out.Traces, t)
+		} // else X-Ray answers an unknown id with no trace, not with an error
+		x.mu.Lock()
+		x.reads[id] = append(x.reads[id], read)
+		x.mu.Unlock()
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("x-amzn-RequestId", newSegmentID())
