@@ -30,8 +30,14 @@ PREFIX ?= $(shell sed -n 's/.*"prefix": *"\([^"]*\)".*/\1/p' cdk.json)
 
 .PHONY: tools synth guard diagrams cost cost-doc lint test test-all e2e bench determinism diff deploy destroy tracetest tracetest-local clean
 
+# wait: make tools returns once the Tracetest server and CLI are built (minutes of CPU when
+# cold); background (.ci/run): it returns while they build, and the targets that run them
+# wait for them.
+TRACETEST_BUILD ?= wait
+tracetest tracetest-local: TRACETEST_BUILD = wait
+
 tools: ## install the pinned tools (npm packages, DynamoDB Local, Lambda RIE, Tracetest server and CLI, PostgreSQL)
-	bash scripts/install-tools.sh
+	TRACETEST_BUILD=$(TRACETEST_BUILD) bash scripts/install-tools.sh
 
 synth: tools ## the main job: every stack into cdk.out, offline, strict template validation
 	$(CDK) synth --quiet --output $(OUT) $(CDK_ARGS)
