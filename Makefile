@@ -68,12 +68,25 @@ test: tools ## the fast set: go vet + go test -short (no JVM, no Lambda builds, 
 	go vet ./...
 	go test -short -count=1 ./...
 
-test-all: tools ## every test, as CI runs them: go vet + go test ./... (DynamoDB Local, Lambda builds, e2e, validation), then make tracetest-local (root)
+# As root, make tracetest-local runs alongside go test ./...: it spends most of its minute
+# waiting for Tracetest's polling, in network and mount namespaces of its own (no port is
+# shared). Its output follows go test's.
+test-all: tools ## every test, as CI runs them: go vet + go test ./... (DynamoDB Local, Lambda builds, e2e, validation) and make tracetest-local (root)
 	@test -f $(OUT)/$(PREFIX)-Workflow.template.json || $(MAKE) --no-print-directory synth
 	go vet ./...
-	PREFIX=$(PREFIX) CDK_OUT=$(abspath $(OUT)) go test -count=1 ./...
-	@if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory tracetest-local; \
-	else echo "test-all: make tracetest-local skipped: it needs root (sudo -E make tracetest-local); CI runs it"; fi
+	@rig=""; rig_log=$$(mktemp); trap 'rm -f "$$rig_log"' EXIT; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  echo "make tracetest-local (alongside go test; its output follows)"; \
+	  $(MAKE) --no-print-directory tracetest-local >"$$rig_log" 2>&1 & rig=$$!; \
+	else echo "test-all: make tracetest-local skipped: it needs root (sudo -E make tracetest-local); CI runs it"; fi; \
+	echo "PREFIX=$(PREFIX) CDK_OUT=$(abspath $(OUT)) go test -count=1 ./..."; \
+	tests=0; PREFIX=$(PREFIX) CDK_OUT=$(abspath $(OUT)) go test -count=1 ./... || tests=$$?; \
+	if [ -n "$$rig" ]; then \
+	  status=0; wait "$$rig" || status=$$?; \
+	  echo "== make tracetest-local:"; cat "$$rig_log"; \
+	  if [ "$$status" != 0 ]; then echo "test-all: make tracetest-local failed" >&2; exit 1; fi; \
+	fi; \
+	exit "$$tests"
 
 e2e: synth ## the workflow end to end on local stand-ins, running the synthesized API, functions and state machine
 	PREFIX=$(PREFIX) CDK_OUT=$(abspath $(OUT)) go test -count=1 -v ./e2e/...

@@ -55,6 +55,7 @@ if ! tt_ready; then
     tt_out="$tt_dir/out" tt_bin="$tools/bin" tt_stamp="$tt_stamp" TRACETEST_VERSION="$TRACETEST_VERSION" \
       setsid bash -c '
         set -e
+        start=$SECONDS
         cd tools/tracetest
         CGO_ENABLED=0 go build -mod=readonly -trimpath -o "$tt_out/" \
           -ldflags "-s -w \
@@ -66,7 +67,9 @@ if ! tt_ready; then
         mv "$tt_out/server" "$tt_bin/tracetest-server"
         mv "$tt_out/cli" "$tt_bin/tracetest"
         echo "$tt_stamp" >"$tt_bin/.tracetest-version"
-        echo "install-tools: tracetest built"' >"$tt_dir/build.log" 2>&1 &
+        times >"$tt_out/times" # not in a pipe: a subshell would count no children
+        set -- $(tail -1 "$tt_out/times")
+        echo "install-tools: tracetest built in $((SECONDS - start)) s (CPU: user $1, system $2)"' >"$tt_dir/build.log" 2>&1 &
     tt_pid=$!
     echo "$tt_pid" >"$tt_dir/pid"
     # An early exit of this script (a failed step) stops the build.
@@ -138,6 +141,7 @@ if ! tt_ready; then
       echo "install-tools: the Tracetest build failed (log above)" >&2
       exit 1
     fi
+    tail -1 "$tt_dir/build.log"
   fi
 fi
 
