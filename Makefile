@@ -28,10 +28,16 @@ COST_ARGS ?=
 # The stack name prefix the deployment used (cdk.json's, unless deployed with -c prefix=...).
 PREFIX ?= $(shell sed -n 's/.*"prefix": *"\([^"]*\)".*/\1/p' cdk.json)
 
-.PHONY: tools synth guard diagrams cost cost-doc lint test unit e2e bench determinism diff deploy destroy tracetest tracetest-local clean
+.PHONY: tools synth guard diagrams cost cost-doc lint test test-all e2e bench determinism diff deploy destroy tracetest tracetest-local clean
+
+# wait: make tools returns once the Tracetest server and CLI are built (minutes of CPU when
+# cold); background (.ci/run): it returns while they build, and the targets that run them
+# wait for them.
+TRACETEST_BUILD ?= wait
+tracetest tracetest-local: TRACETEST_BUILD = wait
 
 tools: ## install the pinned tools (npm packages, DynamoDB Local, Lambda RIE, Tracetest server and CLI, PostgreSQL)
-	bash scripts/install-tools.sh
+	TRACETEST_BUILD=$(TRACETEST_BUILD) bash scripts/install-tools.sh
 
 synth: tools ## the main job: every stack into cdk.out, offline, strict template validation
 	$(CDK) synth --quiet --output $(OUT) $(CDK_ARGS)
@@ -54,15 +60,33 @@ cost-doc: synth ## regenerate docs/COST.md from cdk.out and the price table (a t
 lint: tools ## actionlint (pinned in scripts/install-tools.sh) over every GitHub Actions workflow
 	actionlint -shellcheck= -pyflakes= .github/workflows/*.yml
 
-test: tools ## vet + unit and integration tests + local end-to-end run + the trace-based tests on it (as root)
+# The fast set, for the edit loop: every test but those that start a JVM (DynamoDB Local),
+# build the Lambda functions, run the end-to-end harness or the importing module, or call
+# the CDK CLI; the app's tests skip the built-in template validation (testing.Short).
+# make test-all, what CI runs, runs every test. docs/BENCHMARKS.md lists what -short skips.
+test: tools ## the fast set: go vet + go test -short (no JVM, no Lambda builds, no e2e, no template validation)
+	go vet ./...
+	go test -short -count=1 ./...
+
+# As root, make tracetest-local runs alongside go test ./...: it spends most of its minute
+# waiting for Tracetest's polling, in network and mount namespaces of its own (no port is
+# shared). Its output follows go test's.
+test-all: tools ## every test, as CI runs them: go vet + go test ./... (DynamoDB Local, Lambda builds, e2e, validation) and make tracetest-local (root)
 	@test -f $(OUT)/$(PREFIX)-Workflow.template.json || $(MAKE) --no-print-directory synth
 	go vet ./...
-	PREFIX=$(PREFIX) CDK_OUT=$(abspath $(OUT)) go test -count=1 ./...
-	@if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory tracetest-local; \
-	else echo "test: make tracetest-local skipped: it needs root (sudo -E make tracetest-local); CI runs it"; fi
-
-unit: ## unit tests only (no install step, no e2e)
-	go test -short ./...
+	@rig=""; rig_log=$$(mktemp); trap 'rm -f "$$rig_log"' EXIT; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  echo "make tracetest-local (alongside go test; its output follows)"; \
+	  $(MAKE) --no-print-directory tracetest-local >"$$rig_log" 2>&1 & rig=$$!; \
+	else echo "test-all: make tracetest-local skipped: it needs root (sudo -E make tracetest-local); CI runs it"; fi; \
+	echo "PREFIX=$(PREFIX) CDK_OUT=$(abspath $(OUT)) go test -count=1 ./..."; \
+	tests=0; PREFIX=$(PREFIX) CDK_OUT=$(abspath $(OUT)) go test -count=1 ./... || tests=$$?; \
+	if [ -n "$$rig" ]; then \
+	  status=0; wait "$$rig" || status=$$?; \
+	  echo "== make tracetest-local:"; cat "$$rig_log"; \
+	  if [ "$$status" != 0 ]; then echo "test-all: make tracetest-local failed" >&2; exit 1; fi; \
+	fi; \
+	exit "$$tests"
 
 e2e: synth ## the workflow end to end on local stand-ins, running the synthesized API, functions and state machine
 	PREFIX=$(PREFIX) CDK_OUT=$(abspath $(OUT)) go test -count=1 -v ./e2e/...

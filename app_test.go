@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -25,16 +26,30 @@ type synthResult struct {
 }
 
 func TestMain(m *testing.M) {
-	// Use the project's Node 22 for jsii when the test runs outside make. The jsii runtime
-	// reads the environment when the CDK packages initialize, before TestMain: re-execute.
+	flag.Parse()
+	// The jsii runtime reads the environment when the CDK packages initialize, before
+	// TestMain: what it should see is set here and the binary re-executed.
+	env := map[string]string{}
+	// The project's Node 22 for jsii when the test runs outside make.
 	if os.Getenv("JSII_NODE") == "" {
 		if node, err := filepath.Abs("node_modules/.bin/node"); err == nil {
 			if _, err := os.Stat(node); err == nil {
-				os.Setenv("JSII_NODE", node)
-				if exe, err := os.Executable(); err == nil {
-					_ = syscall.Exec(exe, os.Args, os.Environ())
-				}
+				env["JSII_NODE"] = node
 			}
+		}
+	}
+	// The fast set (-short, `make test`) leaves the built-in CloudFormation validation,
+	// half of every synth, to `make synth` and to the full set (`make test-all`, CI),
+	// which validates the app's templates and every variant's.
+	if _, ok := os.LookupEnv("CDK_VALIDATION"); !ok && testing.Short() {
+		env["CDK_VALIDATION"] = "false"
+	}
+	if len(env) > 0 {
+		for k, v := range env {
+			os.Setenv(k, v)
+		}
+		if exe, err := os.Executable(); err == nil {
+			_ = syscall.Exec(exe, os.Args, os.Environ())
 		}
 	}
 	code := func() int {

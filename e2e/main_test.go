@@ -23,7 +23,7 @@ var h *harness
 func TestMain(m *testing.M) {
 	flag.Parse()
 	if testing.Short() {
-		// make unit: the end-to-end run needs the tools and cdk.out; make e2e runs it.
+		// make test (the fast set): the end-to-end run needs the tools and cdk.out; make e2e and make test-all run it.
 		fmt.Fprintln(os.Stderr, "e2e: skipped in -short mode (make e2e runs it)")
 		os.Exit(0)
 	}

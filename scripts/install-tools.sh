@@ -24,29 +24,60 @@ mkdir -p "$tools/bin"
 # $TRACETEST_VERSION through tools/tracetest (its own go.mod/go.sum: checksum-verified, and
 # kept out of the root module's ./...). The ldflags are the ones upstream's .goreleaser.yaml
 # sets in a release (VERSION = the tag, TRACETEST_ENV = main; no analytics keys). The stamp
-# holds the version and the tools module's checksums, so a warm run builds nothing. A cold
-# build takes minutes of CPU: it runs in the background while the rest is fetched.
+# holds the version and the tools module's checksums, so a warm run builds nothing.
+#
+# A cold build takes minutes of CPU, so it runs in the background, in a session of its own,
+# and installs the binaries itself when done. TRACETEST_BUILD says what this script does
+# about it: wait (the default) waits for it at the end; background (.ci/run) returns and
+# leaves it running, so that the synth and the tests overlap it. The builder holds a lock
+# on $tt_dir/lock until it has finished: a later run finds the build in progress rather
+# than starting another, and waits for it by taking the lock, unless it is in background
+# mode too (make tracetest-local and make tracetest, which run the binaries, always wait).
+TRACETEST_BUILD=${TRACETEST_BUILD:-wait}
+case $TRACETEST_BUILD in
+  wait | background) ;;
+  *) echo "install-tools: TRACETEST_BUILD=$TRACETEST_BUILD: want wait or background" >&2; exit 1 ;;
+esac
 tt_stamp="$TRACETEST_VERSION $(cat tools/tracetest/go.mod tools/tracetest/go.sum | sha256sum | cut -c1-16)"
+tt_dir="$tools/tracetest-build"
+tt_ready() {
+  [ -x "$tools/bin/tracetest" ] && [ -x "$tools/bin/tracetest-server" ] &&
+    [ "$(cat "$tools/bin/.tracetest-version" 2>/dev/null)" = "$tt_stamp" ]
+}
 tt_pid=""
-tt_log=""
-if [ ! -x "$tools/bin/tracetest" ] || [ ! -x "$tools/bin/tracetest-server" ] ||
-  [ "$(cat "$tools/bin/.tracetest-version" 2>/dev/null)" != "$tt_stamp" ]; then
-  echo "install-tools: tracetest@$TRACETEST_VERSION (server and CLI, from source, in the background)"
-  tt_tmp=$(mktemp -d)
-  tt_log="$tt_tmp/build.log"
-  # In a session of its own, so that an early exit of this script can stop the whole build.
-  (
-    cd tools/tracetest
-    exec setsid env CGO_ENABLED=0 go build -mod=readonly -trimpath -o "$tt_tmp/" \
-      -ldflags "-s -w \
-        -X github.com/kubeshop/tracetest/server/version.Version=$TRACETEST_VERSION \
-        -X github.com/kubeshop/tracetest/server/version.Env=main \
-        -X github.com/kubeshop/tracetest/cli/config.Version=$TRACETEST_VERSION \
-        -X github.com/kubeshop/tracetest/cli/config.Env=main" \
-      github.com/kubeshop/tracetest/server github.com/kubeshop/tracetest/cli
-  ) >"$tt_log" 2>&1 &
-  tt_pid=$!
-  trap 'if [ -n "$tt_pid" ]; then kill -- -"$tt_pid" 2>/dev/null || true; fi' EXIT
+if ! tt_ready; then
+  mkdir -p "$tt_dir"
+  exec 8>>"$tt_dir/lock"
+  if flock -n 8; then
+    echo "install-tools: tracetest@$TRACETEST_VERSION (server and CLI, from source, in the background; log: $tt_dir/build.log)"
+    rm -rf "$tt_dir/out"
+    # The builder inherits descriptor 8, and with it the lock.
+    tt_out="$tt_dir/out" tt_bin="$tools/bin" tt_stamp="$tt_stamp" TRACETEST_VERSION="$TRACETEST_VERSION" \
+      setsid bash -c '
+        set -e
+        start=$SECONDS
+        cd tools/tracetest
+        CGO_ENABLED=0 go build -mod=readonly -trimpath -o "$tt_out/" \
+          -ldflags "-s -w \
+            -X github.com/kubeshop/tracetest/server/version.Version=$TRACETEST_VERSION \
+            -X github.com/kubeshop/tracetest/server/version.Env=main \
+            -X github.com/kubeshop/tracetest/cli/config.Version=$TRACETEST_VERSION \
+            -X github.com/kubeshop/tracetest/cli/config.Env=main" \
+          github.com/kubeshop/tracetest/server github.com/kubeshop/tracetest/cli
+        mv "$tt_out/server" "$tt_bin/tracetest-server"
+        mv "$tt_out/cli" "$tt_bin/tracetest"
+        echo "$tt_stamp" >"$tt_bin/.tracetest-version"
+        times >"$tt_out/times" # not in a pipe: a subshell would count no children
+        set -- $(tail -1 "$tt_out/times")
+        echo "install-tools: tracetest built in $((SECONDS - start)) s (CPU: user $1, system $2)"' >"$tt_dir/build.log" 2>&1 &
+    tt_pid=$!
+    echo "$tt_pid" >"$tt_dir/pid"
+    # An early exit of this script (a failed step) stops the build.
+    trap 'rc=$?; if [ "$rc" != 0 ] && [ -n "$tt_pid" ]; then kill -- -"$tt_pid" 2>/dev/null || true; fi' EXIT
+  else
+    echo "install-tools: tracetest@$TRACETEST_VERSION is being built in the background (log: $tt_dir/build.log)"
+  fi
+  exec 8>&-
 fi
 
 # npm tools: CDK CLI, Node 22 (for the CLI and jsii), asl-validator,
@@ -98,20 +129,20 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   fi
 fi
 
-# The Tracetest build started above.
-if [ -n "$tt_pid" ]; then
-  status=0
-  wait "$tt_pid" || status=$?
-  tt_pid=""
-  if [ "$status" != 0 ]; then
-    cat "$tt_log" >&2
-    echo "install-tools: the Tracetest build failed (log above)" >&2
-    exit 1
+# The Tracetest build, started above or by an earlier run.
+if ! tt_ready; then
+  if [ "$TRACETEST_BUILD" = background ]; then
+    echo "install-tools: the Tracetest build goes on in the background; make tracetest-local waits for it"
+  else
+    flock "$tt_dir/lock" true
+    tt_pid=""
+    if ! tt_ready; then
+      cat "$tt_dir/build.log" >&2
+      echo "install-tools: the Tracetest build failed (log above)" >&2
+      exit 1
+    fi
+    tail -1 "$tt_dir/build.log"
   fi
-  mv "$tt_tmp/server" "$tools/bin/tracetest-server"
-  mv "$tt_tmp/cli" "$tools/bin/tracetest"
-  rm -rf "$tt_tmp"
-  echo "$tt_stamp" > "$tools/bin/.tracetest-version"
 fi
 
 # Versions read from the installed packages: asking the CDK CLI (`cdk --version`) starts

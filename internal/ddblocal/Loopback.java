@@ -1,8 +1,9 @@
 // Loopback runs DynamoDB Local bound to 127.0.0.1 only: the jar has no option
 // for the listen address (its Jetty server binds every interface), so this
 // builds the same request handler as the jar's ServerRunner behind a Jetty
-// connector of our own. It runs in Java's single-file source mode, with no
-// build step. Telemetry is never set up, so nothing leaves the machine.
+// connector of our own. ddblocal compiles it once with javac (or, with no javac,
+// runs it in Java's single-file source mode). Telemetry is never set up, so
+// nothing leaves the machine.
 import com.amazonaws.services.dynamodbv2.local.server.DynamoDBProxyServer;
 import com.amazonaws.services.dynamodbv2.local.server.LocalDynamoDBRequestHandler;
 import com.amazonaws.services.dynamodbv2.local.server.LocalDynamoDBServerHandler;
