@@ -84,6 +84,8 @@ func TestCiRoleTrustsOneRepositoryEnvironment(t *testing.T) {
 	check(t, "role ARN output", func() {
 		tpl.HasOutput(jsii.String(stacks.CiRoleArnOutput), props(map[string]any{}))
 	})
+	// The opt-in stack's roles have their own table in docs/SECURITY.md.
+	checkDocSection(t, "ci-roles", roleTable(t, r.templates, []string{r.stacks.Config.StackName("GitHubCi")}))
 }
 
 func TestCiRoleWithAnExistingProvider(t *testing.T) {
