@@ -90,9 +90,11 @@ import_test=$(seconds go test -count=1 -run TestImportFromAnotherModule ./constr
 
 echo "bench: bench/synth.sh" >&2
 bash bench/synth.sh >"$work/synth.md"
-ratio_on=$(grep -m1 '^| warm synth, validation on' "$work/synth.md" | grep -oE '\*\*[0-9.]+\*\*' | tr -d '*')
-ratio_off=$(grep -m1 '^| warm synth, validation off' "$work/synth.md" | grep -oE '\*\*[0-9.]+\*\*' | tr -d '*')
-overhead=$(grep -m1 '^| overhead' "$work/synth.md" | awk -F'|' '{ gsub(/ /, "", $3); print $3 }')
+# The figures of its tables (a missing row shows as "?" in the summary).
+ratio_on=$(sed -n 's/^| warm synth, validation on .*| \*\*\([0-9.]*\)\*\* |.*/\1/p' "$work/synth.md")
+ratio_off=$(sed -n 's/^| warm synth, validation off .*| \*\*\([0-9.]*\)\*\* |.*/\1/p' "$work/synth.md")
+overhead=$(sed -n "s/^| \*\*overhead: median of the pairs' differences\*\* | \*\*\([0-9.-]*\)\*\* |$/\1/p" "$work/synth.md")
+ratio_on=${ratio_on:-?} ratio_off=${ratio_off:-?} overhead=${overhead:-?}
 
 # --- Lambda functions
 echo "bench: sizes, cold start, handlers" >&2
@@ -102,7 +104,10 @@ go run ./lambda-src/scripts/coldstart -n 15 >"$work/coldstart.md"
 # The worst ratio of a function's own start-up (first invoke = init) to hello world's.
 worst() { awk -F'|' -v k="$1" '$4 ~ k && $2 !~ /hello/ { r = $6 + 0; if (r > m) { m = r; f = $2 } } END { gsub(/ /, "", f); printf "%.2f (%s)", m, f }' "$work/coldstart.md"; }
 cold_ratio=$(worst init)
-cold_ratio_call=$(worst call)
+# With a first invoke that does its work the answer waits for DynamoDB Local too, which
+# hello world never calls: compared is what starting costs, cold minus warm.
+cold_ratio_call=$(awk -F'|' '$4 ~ /call/ { if ($2 ~ /hello/) h = $8 + 0; else { v[$2] = $8 + 0 } }
+  END { for (f in v) if (v[f] / h > m) { m = v[f] / h; w = f } gsub(/ /, "", w); printf "%.2f (%s)", m, w }' "$work/coldstart.md")
 go test -run '^$' -bench . -benchtime 300x -count 1 -benchmem ./lambda-src/internal/handler 2>&1 |
   grep -E '^(Benchmark|goos|goarch|cpu)' >"$work/handlers.txt"
 
@@ -141,7 +146,7 @@ verdict() { awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN { ok = (op == "<=") ? (v +
   echo "| \`make synth\` beyond the app (14) | ${overhead} s | 1 s | $(verdict "$overhead" "<=" 1) |"
   echo "| largest Lambda binary, linux/arm64, stripped (14) | ${max_size} MB | 10 MB | $(verdict "$max_size" "<=" 10) |"
   echo "| slowest function's own cold start (first invoke rejected before any AWS call) / hello world's, under the emulator (14) | ${cold_ratio%% *}× ${cold_ratio#* } | 1.3× | $(verdict "${cold_ratio%% *}" "<=" 1.3) |"
-  echo "| the same, first invoke doing its work against DynamoDB Local (14) | ${cold_ratio_call%% *}× ${cold_ratio_call#* } | 1.3× | $(verdict "${cold_ratio_call%% *}" "<=" 1.3) |"
+  echo "| the same, first invoke doing its work against DynamoDB Local: cold minus warm / hello world's (14) | ${cold_ratio_call%% *}× ${cold_ratio_call#* } | 1.3× | $(verdict "${cold_ratio_call%% *}" "<=" 1.3) |"
   echo "| Lambda build in a synth, nothing changed (13, 14) | ${build_warm} ms | no build | $(awk -v v="$build_warm" 'BEGIN { print (v + 0 < 100) ? "met" : "**not met**" }') |"
   echo
   echo "| other figures | command | seconds |"
