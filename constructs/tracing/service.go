@@ -86,8 +86,10 @@ type TracetestServiceProps struct {
 	// InternetFacing puts the new load balancer in the public subnets. Default: true.
 	// Only for the load balancer the construct creates.
 	InternetFacing *bool
-	// AccessLogBucket receives the new load balancer's access logs. Default: none (the
-	// construct then tells cdk-nag why: AwsSolutions-ELB2).
+	// AccessLogBucket receives the new load balancer's access logs; it needs a stack with
+	// a region known at synth (Env.Region), as the bucket policy names that region's
+	// Elastic Load Balancing account. Default: none (the construct then tells cdk-nag why:
+	// AwsSolutions-ELB2).
 	AccessLogBucket awss3.IBucket
 	// AllowedPeers may reach the listeners, e.g. awsec2.Peer_Ipv4("203.0.113.0/24"), a
 	// security group, or a prefix list. Tracetest has no login of its own, so this is its
@@ -332,6 +334,11 @@ func NewTracetestService(scope constructs.Construct, id *string, props *Tracetes
 			DropInvalidHeaderFields: jsii.Bool(true),
 		})
 		if p.AccessLogBucket != nil {
+			// The bucket policy names the Elastic Load Balancing account of the region, so
+			// the CDK needs the region at synth: say which prop needs it, and the fix.
+			if region := awscdk.Stack_Of(s).Region(); !known(region) {
+				fail("AccessLogBucket needs a stack with a region known at synth (the bucket policy names the region's Elastic Load Balancing account): set Env.Region on the stack, or omit AccessLogBucket")
+			}
 			lb.LogAccessLogs(p.AccessLogBucket, jsii.String("tracetest"))
 		} else {
 			nag.Suppress(lb, "AwsSolutions-ELB2",

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsrds"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
@@ -36,11 +37,14 @@ type scratch struct {
 	db    awsrds.DatabaseInstance
 }
 
-func newScratch() *scratch {
+func newScratch() *scratch { return newScratchIn(nil) }
+
+// newScratchIn is newScratch in a stack with the given environment.
+func newScratchIn(env *awscdk.Environment) *scratch {
 	app := awscdk.NewApp(&awscdk.AppProps{Context: &map[string]any{
 		"aws:cdk:disable-stack-trace": true, "aws:cdk:enable-path-metadata": true,
 	}})
-	st := awscdk.NewStack(app, jsii.String("Scratch"), nil)
+	st := awscdk.NewStack(app, jsii.String("Scratch"), &awscdk.StackProps{Env: env})
 	vpc := awsec2.NewVpc(st, jsii.String("Vpc"), &awsec2.VpcProps{MaxAzs: jsii.Number(2), NatGateways: jsii.Number(1)})
 	db := awsrds.NewDatabaseInstance(st, jsii.String("Db"), &awsrds.DatabaseInstanceProps{
 		Engine: awsrds.DatabaseInstanceEngine_Postgres(&awsrds.PostgresInstanceEngineProps{Version: awsrds.PostgresEngineVersion_VER_17_9()}),
@@ -139,6 +143,87 @@ func TestDefaultServiceIsNagCleanAndClosed(t *testing.T) {
 			t.Errorf("task definition lacks %s: %s", want, env)
 		}
 	}
+}
+
+// TestNagCleanInEveryShape: the construct's own resources give an importing team no
+// cdk-nag error whatever the props turn on: HTTPS with a DNS name, OIDC sign-in, access
+// logs, an Aurora cluster, and the team's own load balancer, groups and roles.
+func TestNagCleanInEveryShape(t *testing.T) {
+	cert := func(s *scratch) awscertificatemanager.ICertificate {
+		return awscertificatemanager.Certificate_FromCertificateArn(s.stack, jsii.String("Cert"),
+			jsii.String("arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666"))
+	}
+	https := func(s *scratch, p *tracing.TracetestServiceProps) {
+		p.Certificate, p.DomainName = cert(s), jsii.String("tracetest.example.com")
+		p.DomainZone = awsroute53.HostedZone_FromHostedZoneId(s.stack, jsii.String("Zone"), jsii.String("Z0123456789ABCDEFGHIJ"))
+		p.AllowedPeers = &[]awsec2.IPeer{awsec2.Peer_Ipv4(jsii.String("198.51.100.0/24"))}
+	}
+	cases := map[string]func(*scratch, *tracing.TracetestServiceProps){
+		"https with a domain": https,
+		"oidc sign-in": func(s *scratch, p *tracing.TracetestServiceProps) {
+			https(s, p)
+			p.Oidc = &tracing.TracetestOidc{
+				Issuer:                jsii.String("https://login.example.com"),
+				AuthorizationEndpoint: jsii.String("https://login.example.com/authorize"),
+				TokenEndpoint:         jsii.String("https://login.example.com/token"),
+				UserInfoEndpoint:      jsii.String("https://login.example.com/userinfo"),
+				ClientId:              jsii.String("tracetest"),
+				ClientSecret:          awscdk.SecretValue_SecretsManager(jsii.String("tracetest-oidc"), nil),
+			}
+		},
+		"access logs, open to a peer, internal": func(s *scratch, p *tracing.TracetestServiceProps) {
+			p.AccessLogBucket = awss3.Bucket_FromBucketName(s.stack, jsii.String("Logs"), jsii.String("team-alb-logs"))
+			p.AllowedPeers = &[]awsec2.IPeer{awsec2.Peer_Ipv4(jsii.String("10.0.0.0/8"))}
+			p.InternetFacing = jsii.Bool(false)
+		},
+		"aurora": func(s *scratch, p *tracing.TracetestServiceProps) {
+			cluster := awsrds.NewDatabaseCluster(s.stack, jsii.String("Aurora"), &awsrds.DatabaseClusterProps{
+				Engine: awsrds.DatabaseClusterEngine_AuroraPostgres(&awsrds.AuroraPostgresClusterEngineProps{Version: awsrds.AuroraPostgresEngineVersion_VER_16_6()}),
+				Vpc:    s.vpc,
+				Writer: awsrds.ClusterInstance_ServerlessV2(jsii.String("Writer"), nil),
+				Credentials: awsrds.Credentials_FromGeneratedSecret(jsii.String("tracetest"), &awsrds.CredentialsBaseOptions{
+					ExcludeCharacters: jsii.String(tracing.PasswordExcludeCharacters),
+				}),
+			})
+			p.Database = tracing.DatabaseFromCluster(cluster, nil)
+		},
+		"bring your own": func(s *scratch, p *tracing.TracetestServiceProps) {
+			lbSG := awsec2.NewSecurityGroup(s.stack, jsii.String("TeamLbSG"), &awsec2.SecurityGroupProps{Vpc: s.vpc, AllowAllOutbound: jsii.Bool(false)})
+			p.LoadBalancer = elb.NewApplicationLoadBalancer(s.stack, jsii.String("TeamLb"), &elb.ApplicationLoadBalancerProps{Vpc: s.vpc, SecurityGroup: lbSG})
+			p.SecurityGroups = &[]awsec2.ISecurityGroup{awsec2.NewSecurityGroup(s.stack, jsii.String("TeamTaskSG"), &awsec2.SecurityGroupProps{Vpc: s.vpc})}
+			p.TaskRole = awsiam.NewRole(s.stack, jsii.String("TeamTaskRole"), &awsiam.RoleProps{AssumedBy: awsiam.NewServicePrincipal(jsii.String("ecs-tasks.amazonaws.com"), nil)})
+			p.AllowedPeers = &[]awsec2.IPeer{awsec2.Peer_Ipv4(jsii.String("198.51.100.0/24"))}
+		},
+	}
+	for name, edit := range cases {
+		t.Run(name, func(t *testing.T) {
+			// A region known at synth, as access logging needs (see TestAccessLogsNeedARegion).
+			s := newScratchIn(&awscdk.Environment{Region: jsii.String("eu-west-1")})
+			p := s.props()
+			edit(s, p)
+			tracing.NewTracetestService(s.stack, jsii.String("Tracetest"), p)
+			var ours []string
+			for _, e := range nagErrors(s.app, s.stack) {
+				if strings.Contains(e, "/Tracetest/") {
+					ours = append(ours, e)
+				}
+			}
+			if len(ours) > 0 {
+				t.Errorf("cdk-nag AwsSolutions errors on the construct's resources:\n%s", strings.Join(ours, "\n"))
+			}
+		})
+	}
+}
+
+// TestAccessLogsNeedARegion: in a stack whose region is unknown at synth, AccessLogBucket
+// fails at the construct, naming the prop and the fix, not deep inside the CDK.
+func TestAccessLogsNeedARegion(t *testing.T) {
+	s := newScratch()
+	p := s.props()
+	p.AccessLogBucket = awss3.Bucket_FromBucketName(s.stack, jsii.String("Logs"), jsii.String("team-alb-logs"))
+	mustPanic(t, "AccessLogBucket needs a stack with a region known at synth", func() {
+		tracing.NewTracetestService(s.stack, jsii.String("Tracetest"), p)
+	})
 }
 
 func TestAuroraClusterIsADatabase(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
@@ -138,6 +139,35 @@ func TestNagCleanForImporters(t *testing.T) {
 			p.NotificationMode = workflow.NotificationSES
 			p.NotificationFrom, p.NotificationTo = jsii.String("exams@example.com"), jsii.String("student@example.com")
 			p.Vpc = awsec2.NewVpc(s, jsii.String("Vpc"), &awsec2.VpcProps{MaxAzs: jsii.Number(2), NatGateways: jsii.Number(1)})
+		},
+		"sendgrid with the team's key-encrypted secret": func(s awscdk.Stack, p *workflow.PlagiarismStateMachineProps) {
+			p.NotificationMode = workflow.NotificationSendGrid
+			p.NotificationFrom, p.NotificationTo = jsii.String("exams@example.com"), jsii.String("student@example.com")
+			key := awskms.NewKey(s, jsii.String("TeamKey"), &awskms.KeyProps{EnableKeyRotation: jsii.Bool(true)})
+			p.SendGridSecret = awssecretsmanager.NewSecret(s, jsii.String("SendGrid"), &awssecretsmanager.SecretProps{EncryptionKey: key})
+		},
+		"cognito authorizer": func(s awscdk.Stack, p *workflow.PlagiarismStateMachineProps) {
+			pool := awscognito.NewUserPool(s, jsii.String("Pool"), &awscognito.UserPoolProps{
+				AdvancedSecurityMode: awscognito.AdvancedSecurityMode_ENFORCED,
+				Mfa:                  awscognito.Mfa_REQUIRED,
+				MfaSecondFactor:      &awscognito.MfaSecondFactor{Otp: jsii.Bool(true), Sms: jsii.Bool(false)},
+				PasswordPolicy: &awscognito.PasswordPolicy{MinLength: jsii.Number(12), RequireDigits: jsii.Bool(true),
+					RequireLowercase: jsii.Bool(true), RequireUppercase: jsii.Bool(true), RequireSymbols: jsii.Bool(true)},
+			})
+			p.DefaultMethodOptions = &awsapigateway.MethodOptions{
+				AuthorizationType: awsapigateway.AuthorizationType_COGNITO,
+				Authorizer: awsapigateway.NewCognitoUserPoolsAuthorizer(s, jsii.String("Authorizer"), &awsapigateway.CognitoUserPoolsAuthorizerProps{
+					CognitoUserPools: &[]awscognito.IUserPool{pool},
+				}),
+			}
+		},
+		"iam authorization, own throttles": func(s awscdk.Stack, p *workflow.PlagiarismStateMachineProps) {
+			p.DefaultMethodOptions = &awsapigateway.MethodOptions{AuthorizationType: awsapigateway.AuthorizationType_IAM}
+			p.IncidentThrottling = &awsapigateway.ThrottleSettings{RateLimit: jsii.Number(5), BurstLimit: jsii.Number(10)}
+			p.ExamThrottling = &awsapigateway.ThrottleSettings{RateLimit: jsii.Number(20), BurstLimit: jsii.Number(40)}
+		},
+		"api key required": func(s awscdk.Stack, p *workflow.PlagiarismStateMachineProps) {
+			p.DefaultMethodOptions = &awsapigateway.MethodOptions{ApiKeyRequired: jsii.Bool(true)}
 		},
 	}
 	for name, edit := range cases {
@@ -499,4 +529,48 @@ func flatten(v any) string {
 		}
 	}
 	return "<ref>"
+}
+
+// TestSendGridSecretAndItsKeyAreGranted: in sendgrid mode SendNotification may read the
+// team's secret and decrypt it with the secret's customer managed key, and nothing else
+// may.
+func TestSendGridSecretAndItsKeyAreGranted(t *testing.T) {
+	_, stack := newStack()
+	key := awskms.NewKey(stack, jsii.String("TeamKey"), &awskms.KeyProps{EnableKeyRotation: jsii.Bool(true)})
+	workflow.NewPlagiarismStateMachine(stack, jsii.String("Plagiarism"), &workflow.PlagiarismStateMachineProps{
+		Code:             prebuilt(t),
+		NotificationMode: workflow.NotificationSendGrid,
+		NotificationFrom: jsii.String("exams@example.com"),
+		NotificationTo:   jsii.String("student@example.com"),
+		SendGridSecret:   awssecretsmanager.NewSecret(stack, jsii.String("SendGrid"), &awssecretsmanager.SecretProps{EncryptionKey: key}),
+	})
+	tpl := template(t, stack)
+	doc := policyOf(tpl, "PlagiarismSendNotificationRole")
+	for _, want := range []string{"secretsmanager:GetSecretValue", `"Ref":"SendGrid`} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("SendNotification policy lacks %s: %s", want, doc)
+		}
+	}
+	// The CDK grants a key in the same account through the key policy, to the role, via
+	// Secrets Manager only.
+	var keyPolicy map[string]any
+	for _, k := range resources(tpl, "AWS::KMS::Key") {
+		keyPolicy = k["Properties"].(map[string]any)["KeyPolicy"].(map[string]any)
+	}
+	granted := false
+	for _, st := range keyPolicy["Statement"].([]any) {
+		st := js(st)
+		if strings.Contains(st, `"kms:Decrypt"`) && strings.Contains(st, `"secretsmanager."`) &&
+			strings.Contains(st, `"Principal":{"AWS":{"Fn::GetAtt":["PlagiarismSendNotificationRole`) {
+			granted = true
+		}
+	}
+	if !granted {
+		t.Errorf("the key policy does not let SendNotification's role decrypt via Secrets Manager: %s", js(keyPolicy))
+	}
+	for _, fn := range []string{"RegisterIncident", "ScheduleExam", "SubmitExam", "ResolveIncident", "TakeAdministrativeAction"} {
+		if doc := policyOf(tpl, "Plagiarism"+fn+"Role"); strings.Contains(doc, "SendGrid") || strings.Contains(doc, "TeamKey") {
+			t.Errorf("%s may use the SendGrid secret or its key: %s", fn, doc)
+		}
+	}
 }
