@@ -30,10 +30,17 @@ PREFIX ?= $(shell sed -n 's/.*"prefix": *"\([^"]*\)".*/\1/p' cdk.json)
 
 .PHONY: tools synth guard diagrams cost cost-doc lint test test-all e2e bench determinism diff deploy destroy tracetest tracetest-local clean
 
-# wait: make tools returns once the Tracetest server and CLI are built (minutes of CPU when
-# cold); background (.ci/run): it returns while they build, and the targets that run them
-# wait for them.
+# The Tracetest server and CLI take minutes of CPU to build cold, and only make tracetest
+# and make tracetest-local run them. make tools asked for by name waits for the build
+# (wait); as the prerequisite of any other target it starts the build in the background and
+# returns (background), so that a first make synth or make test does not wait for a tool it
+# does not use. The targets that run Tracetest always wait for it (a build in progress is
+# found by its lock, never started twice). .ci/run exports background.
+ifneq ($(filter tools,$(MAKECMDGOALS)),)
 TRACETEST_BUILD ?= wait
+else
+TRACETEST_BUILD ?= background
+endif
 tracetest tracetest-local: TRACETEST_BUILD = wait
 
 tools: ## install the pinned tools (npm packages, DynamoDB Local, Lambda RIE, Tracetest server and CLI, PostgreSQL)
