@@ -287,10 +287,10 @@ func (w *lockedWriter) Write(p []byte) (int, error) {
 }
 
 // launcherClasses returns a directory holding Loopback.class, compiled by javac from the
-// embedded source against the jar in dir, or "" when no javac is found next to java or
-// on the PATH, or dir cannot be written to. Java's source-file mode compiles the launcher at every start, which
-// costs each test binary that starts DynamoDB Local about 0.6 s of wall time and
-// 1.5 s of CPU; the compiled class is kept in dir/.launcher/<key>, where key hashes
+// embedded source against the jar in dir, or "" when no javac is found next to java or on
+// the PATH, or dir cannot be written to. Java's source-file mode compiles the launcher at
+// every start, which costs each test binary that starts DynamoDB Local about 0.6 s of wall
+// time and 1.5 s of CPU; the compiled class is kept in dir/.launcher/<key>, where key hashes
 // the source, the javac target and the jar's size and modification time, so a new
 // launcher or a new jar gets a new class. Concurrent first starts (go test runs
 // packages in parallel) each compile into a directory of their own and the first
