@@ -217,8 +217,14 @@ func startHarness(ctx context.Context, app *appConfig) (h *harness, err error) {
 	buildDone := make(chan built, 1)
 	go func() {
 		start := time.Now()
-		dirs, err := lambdabuild.Build(lambdabuild.Options{Arch: runtime.GOARCH, ModuleDir: h.root, OutDir: filepath.Join(h.tmp, "lambda")})
-		h.timed("build Lambda binaries", start)
+		err := h.dep.findBinaries(h.root)
+		h.timed("find the deployed binaries", start)
+		var dirs lambdabuild.Result
+		if err == nil {
+			start = time.Now()
+			dirs, err = lambdabuild.Build(lambdabuild.Options{Arch: runtime.GOARCH, ModuleDir: h.root, OutDir: filepath.Join(h.tmp, "lambda")})
+			h.timed("build Lambda binaries", start)
+		}
 		buildDone <- built{dirs, err}
 	}()
 	driverDone := make(chan error, 1)
@@ -462,8 +468,8 @@ func (h *harness) startFunctions(dirs lambdabuild.Result) error {
 	}
 	var specs []spec
 	for _, dir := range sortedKeys(h.dep.functions) {
-		if dirs[dir] == "" {
-			return fmt.Errorf("lambdabuild built no %s (built: %v): is lambda-src/cmd/%s missing?", dir, sortedKeys(dirs), dir)
+		if binary := h.dep.functions[dir].binary; dirs[binary] == "" {
+			return fmt.Errorf("lambdabuild built no %s (built: %v): is lambda-src/cmd/%s missing?", binary, sortedKeys(dirs), binary)
 		}
 		specs = append(specs, spec{dir, h.dep.functions[dir]})
 	}
@@ -485,7 +491,7 @@ func (h *harness) startFunctions(dirs lambdabuild.Result) error {
 			ch := make(chan started, 1)
 			results = append(results, ch)
 			go func() {
-				i, err := h.startInstance(f, dirs[s.fs.dir])
+				i, err := h.startInstance(f, dirs[s.fs.binary])
 				ch <- started{i, err}
 			}()
 		}

@@ -25,6 +25,7 @@ type cfnTemplate struct {
 	Resources map[string]struct {
 		Type       string         `json:"Type"`
 		Properties map[string]any `json:"Properties"`
+		Metadata   map[string]any `json:"Metadata"`
 	} `json:"Resources"`
 	Outputs map[string]struct {
 		Value any `json:"Value"`

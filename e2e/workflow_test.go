@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -10,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tracetest-aws/stepfunctions-cdk/asl"
+	"github.com/tracetest-aws/stepfunctions-cdk/constructs/workflow/lambdabuild"
 )
 
 // What the harness runs of the synthesized Workflow stack besides its REST API
@@ -22,10 +26,15 @@ import (
 // functionSpec is one function of the template, as the harness runs it.
 type functionSpec struct {
 	logicalID string
-	dir       string            // its directory under lambda-src/cmd
+	dir       string            // its name in the harness: the state's function (stateFunctions)
 	env       map[string]string // the template's Environment, resolved locally
 	timeout   int               // seconds
 	memory    int               // MB
+	// asset is the deployed bootstrap in cdk.out and arch its GOARCH (the template's
+	// Architectures); binary is the directory under lambda-src/cmd whose build for arch
+	// is that asset, byte for byte (findBinaries): the harness runs its build for this
+	// machine.
+	asset, arch, binary string
 }
 
 // deployment is the synthesized Workflow stack, resolved for the harness.
@@ -126,6 +135,18 @@ func loadDeployment(t *cfnTemplate, api apiNames, frontDoor string) (*deployment
 	for _, f := range d.functions {
 		props := t.Resources[f.logicalID].Properties
 		f.timeout, f.memory = intProp(props, "Timeout", 3), intProp(props, "MemorySize", 128)
+		asset, _ := t.Resources[f.logicalID].Metadata["aws:asset:path"].(string)
+		if asset == "" {
+			return nil, fmt.Errorf("%s: function %s has no aws:asset:path metadata: the harness finds which binary is deployed from it", t.path, f.logicalID)
+		}
+		f.asset = filepath.Join(filepath.Dir(t.path), asset, "bootstrap")
+		f.arch = "x86_64"
+		if archs, _ := props["Architectures"].([]any); len(archs) == 1 {
+			f.arch, _ = archs[0].(string)
+		}
+		if f.arch = map[string]string{"arm64": "arm64", "x86_64": "amd64"}[f.arch]; f.arch == "" {
+			return nil, fmt.Errorf("%s: function %s's Architectures %v: want [arm64] or [x86_64]", t.path, f.logicalID, props["Architectures"])
+		}
 		f.env = map[string]string{}
 		env, _ := props["Environment"].(map[string]any)
 		vars, _ := env["Variables"].(map[string]any)
@@ -164,6 +185,39 @@ func loadDeployment(t *cfnTemplate, api apiNames, frontDoor string) (*deployment
 		return nil, err
 	}
 	return d, nil
+}
+
+// findBinaries sets each function's binary: the directory under lambda-src/cmd whose
+// build for the function's architecture (lambdabuild, the synth's own cache) is the
+// template's asset byte for byte. So the harness runs what is deployed, SendNotification's
+// per-mode binary included, and a cdk.out older than the functions' source is an error.
+func (d *deployment) findBinaries(root string) error {
+	builds := map[string]lambdabuild.Result{}
+	for _, f := range d.functions {
+		deployed, err := os.ReadFile(f.asset)
+		if err != nil {
+			return fmt.Errorf("%s's deployed code: %w (run make synth)", f.dir, err)
+		}
+		if builds[f.arch] == nil {
+			if builds[f.arch], err = lambdabuild.Build(lambdabuild.Options{Arch: f.arch, ModuleDir: root}); err != nil {
+				return err
+			}
+		}
+		for _, name := range sortedKeys(builds[f.arch]) {
+			built, err := os.ReadFile(filepath.Join(builds[f.arch][name], "bootstrap"))
+			if err != nil {
+				return err
+			}
+			if bytes.Equal(built, deployed) {
+				f.binary = name
+				break
+			}
+		}
+		if f.binary == "" {
+			return fmt.Errorf("%s's deployed code %s is no build of lambda-src/cmd/* from this checkout: cdk.out is older than the functions' source (run make synth)", f.dir, f.asset)
+		}
+	}
+	return nil
 }
 
 // resolverFor resolves the template for the front door of the machine with ARN machineARN.

@@ -59,8 +59,17 @@ func CodeFromDirectory(dir string) *PlagiarismCode {
 	return code
 }
 
-// builtCode builds the functions from this module's source for arch.
-func builtCode(arch awslambda.Architecture) *PlagiarismCode {
+// SendNotificationDir is the directory under lambda-src/cmd of the SendNotification
+// binary the construct builds for mode: sendnotification-log, -ses or -sendgrid, each
+// linking only the AWS clients of its mode. lambda-src/cmd/sendnotification serves every
+// mode; CodeFromDirectory and prebuilt code use it.
+func SendNotificationDir(mode NotificationMode) string {
+	return "sendnotification-" + string(mode)
+}
+
+// builtCode builds the functions from this module's source for arch, SendNotification as
+// the binary of mode (SendNotificationDir), which links only that mode's AWS clients.
+func builtCode(arch awslambda.Architecture, mode NotificationMode) *PlagiarismCode {
 	goarch := "arm64"
 	if *arch.Name() == *awslambda.Architecture_X86_64().Name() {
 		goarch = "amd64"
@@ -71,9 +80,13 @@ func builtCode(arch awslambda.Architecture) *PlagiarismCode {
 	}
 	code := &PlagiarismCode{}
 	for _, f := range functionDirs {
-		dir, ok := built[f.dir]
+		name := f.dir
+		if f.id == "SendNotification" {
+			name = SendNotificationDir(mode)
+		}
+		dir, ok := built[name]
 		if !ok {
-			panic(fmt.Errorf("workflow.PlagiarismStateMachine: no function %q under %s", f.dir, lambdabuild.SourceDir))
+			panic(fmt.Errorf("workflow.PlagiarismStateMachine: no function %q under %s", name, lambdabuild.SourceDir))
 		}
 		*f.code(code) = awslambda.Code_FromAsset(jsii.String(dir), nil)
 	}
@@ -93,7 +106,7 @@ func (w *plagiarismStateMachine) newFunctions() *PlagiarismFunctions {
 	p := w.props
 	code := p.Code
 	if code == nil {
-		code = builtCode(p.Architecture)
+		code = builtCode(p.Architecture, p.NotificationMode)
 	}
 	for _, f := range functionDirs {
 		if *f.code(code) == nil {

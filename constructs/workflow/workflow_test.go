@@ -1,6 +1,7 @@
 package workflow_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -21,6 +22,7 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/tracetest-aws/stepfunctions-cdk/constructs/workflow"
+	"github.com/tracetest-aws/stepfunctions-cdk/constructs/workflow/lambdabuild"
 )
 
 // prebuilt is a directory of stand-in bootstraps: these tests are about the construct,
@@ -572,5 +574,65 @@ func TestSendGridSecretAndItsKeyAreGranted(t *testing.T) {
 		if doc := policyOf(tpl, "Plagiarism"+fn+"Role"); strings.Contains(doc, "SendGrid") || strings.Contains(doc, "TeamKey") {
 			t.Errorf("%s may use the SendGrid secret or its key: %s", fn, doc)
 		}
+	}
+}
+
+// TestEachModeDeploysItsOwnSendNotification: built from source, SendNotification's asset
+// is the binary of the notification mode, which links only that mode's AWS clients
+// (lambda-src/internal/handler's TestFunctionDependencies lists them), byte for byte the
+// build of lambda-src/cmd/sendnotification-<mode>.
+func TestEachModeDeploysItsOwnSendNotification(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the functions")
+	}
+	built, err := lambdabuild.Build(lambdabuild.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]string{}
+	for _, mode := range []workflow.NotificationMode{workflow.NotificationLog, workflow.NotificationSES, workflow.NotificationSendGrid} {
+		outdir := t.TempDir()
+		app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(outdir), Context: &map[string]any{"aws:cdk:enable-asset-metadata": true}})
+		stack := awscdk.NewStack(app, jsii.String("Workflow"), nil)
+		p := &workflow.PlagiarismStateMachineProps{NotificationMode: mode}
+		if mode != workflow.NotificationLog {
+			p.NotificationFrom, p.NotificationTo = jsii.String("exams@example.com"), jsii.String("student@example.com")
+		}
+		if mode == workflow.NotificationSendGrid {
+			p.SendGridSecret = awssecretsmanager.NewSecret(stack, jsii.String("SendGrid"), nil)
+		}
+		workflow.NewPlagiarismStateMachine(stack, jsii.String("Plagiarism"), p)
+		app.Synth(nil)
+		data, err := os.ReadFile(filepath.Join(outdir, "Workflow.template.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tpl map[string]any
+		if err := json.Unmarshal(data, &tpl); err != nil {
+			t.Fatal(err)
+		}
+		var asset string
+		for id, r := range resources(tpl, "AWS::Lambda::Function") {
+			if strings.HasPrefix(id, "PlagiarismSendNotification") {
+				meta, _ := r["Metadata"].(map[string]any)
+				asset, _ = meta["aws:asset:path"].(string)
+			}
+		}
+		deployed, err := os.ReadFile(filepath.Join(outdir, asset, "bootstrap"))
+		if asset == "" || err != nil {
+			t.Fatalf("%s: SendNotification's asset %q: %v", mode, asset, err)
+		}
+		dir := workflow.SendNotificationDir(mode)
+		want, err := os.ReadFile(filepath.Join(built[dir], "bootstrap"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(deployed, want) {
+			t.Errorf("%s: SendNotification's asset is not the build of lambda-src/cmd/%s", mode, dir)
+		}
+		if other, ok := seen[string(deployed)]; ok {
+			t.Errorf("%s deploys the same binary as %s", mode, other)
+		}
+		seen[string(deployed)] = string(mode)
 	}
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the six Lambda functions exactly as for deployment (provided.al2023,
+# Builds every Lambda function binary (lambda-src/cmd/*) exactly as for deployment (provided.al2023,
 # arm64, static, stripped, reproducible) into a temporary directory and prints
 # each bootstrap's size, with a hello-world Go Lambda built the same way for
 # reference. TestFunctionSizes (lambda-src/size_test.go) holds each function to

@@ -20,7 +20,7 @@ func TestFunctionsListsEveryMainPackage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "registerincident resolveincident scheduleexam sendnotification submitexam takeadministrativeaction"
+	want := "registerincident resolveincident scheduleexam sendnotification sendnotification-log sendnotification-sendgrid sendnotification-ses submitexam takeadministrativeaction"
 	if got := strings.Join(names, " "); got != want {
 		t.Errorf("functions = %s, want %s", got, want)
 	}

@@ -1,6 +1,7 @@
 package handler_test
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -19,18 +20,31 @@ func TestFunctionDependencies(t *testing.T) {
 		t.Skip("runs go list")
 	}
 	want := map[string][]string{
-		"registerincident":         nil,
-		"scheduleexam":             {"dynamodb"},
-		"resolveincident":          {"dynamodb"},
-		"takeadministrativeaction": {"dynamodb"},
-		"sendnotification":         {"dynamodb", "secretsmanager", "sesv2"},
-		"submitexam":               {"dynamodb", "sfn"},
+		"registerincident":          nil,
+		"scheduleexam":              {"dynamodb"},
+		"resolveincident":           {"dynamodb"},
+		"takeadministrativeaction":  {"dynamodb"},
+		"sendnotification":          {"dynamodb", "secretsmanager", "sesv2"},
+		"sendnotification-log":      {"dynamodb"},
+		"sendnotification-ses":      {"dynamodb", "sesv2"},
+		"sendnotification-sendgrid": {"dynamodb", "secretsmanager"},
+		"submitexam":                {"dynamodb", "sfn"},
 	}
 	credentialChain := []string{"signin", "sso", "ssooidc", "sts"}
 	service := regexp.MustCompile(`^github\.com/aws/aws-sdk-go-v2/service/([a-z0-9]+)$`)
 	root, err := filepath.Abs(filepath.Join("..", "..", "cmd"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Every function directory is listed: a new one must say what it links.
+	dirs, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range dirs {
+		if _, ok := want[d.Name()]; d.IsDir() && !ok {
+			t.Errorf("lambda-src/cmd/%s is not in this test's list", d.Name())
+		}
 	}
 	for name, services := range want {
 		cmd := exec.Command("go", "list", "-tags", "lambda.norpc", "-deps", "./"+name)

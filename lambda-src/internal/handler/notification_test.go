@@ -13,6 +13,8 @@ import (
 	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/domain"
 	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/handler/notification"
 	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/notify"
+	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/notify/sendgrid"
+	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/notify/ses"
 	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/storage"
 )
 
@@ -192,19 +194,23 @@ func TestNewSendNotification(t *testing.T) {
 		senders int
 		trace   bool
 		wantErr string
+		// logOnly builds the handler as sendnotification-log does (no email mode).
+		logOnly bool
 	}{
-		{"default log", map[string]string{}, 1, false, ""},
-		{"log", map[string]string{"NOTIFICATION_MODE": "log"}, 1, false, ""},
-		{"ses", map[string]string{"NOTIFICATION_MODE": "ses", "NOTIFICATION_FROM": "a@example.com", "NOTIFICATION_TO": "b@example.com"}, 2, false, ""},
-		{"urls", map[string]string{"EXAM_URL": examURL, "SUBMIT_URL": submitURL}, 1, false, ""},
-		{"trace the token", map[string]string{"TRACE_TASK_TOKEN": "true"}, 1, true, ""},
-		{"anything but true leaves the token out", map[string]string{"TRACE_TASK_TOKEN": "yes"}, 1, false, ""},
-		{"ses without addresses", map[string]string{"NOTIFICATION_MODE": "ses"}, 0, false, "NOTIFICATION_FROM"},
-		{"sendgrid without secret", map[string]string{"NOTIFICATION_MODE": "sendgrid", "NOTIFICATION_FROM": "a@example.com", "NOTIFICATION_TO": "b@example.com"}, 0, false, "SENDGRID_SECRET_ARN"},
-		{"unknown", map[string]string{"NOTIFICATION_MODE": "pigeon"}, 0, false, "NOTIFICATION_MODE"},
-		{"relative submit URL", map[string]string{"SUBMIT_URL": "/v2/exam"}, 0, false, "SUBMIT_URL"},
-		{"exam URL without scheme", map[string]string{"EXAM_URL": "exams.example.com"}, 0, false, "EXAM_URL"},
-		{"no table", map[string]string{"TABLE_NAME": ""}, 0, false, "TABLE_NAME"},
+		{"default log", map[string]string{}, 1, false, "", false},
+		{"log", map[string]string{"NOTIFICATION_MODE": "log"}, 1, false, "", false},
+		{"ses", map[string]string{"NOTIFICATION_MODE": "ses", "NOTIFICATION_FROM": "a@example.com", "NOTIFICATION_TO": "b@example.com"}, 2, false, "", false},
+		{"urls", map[string]string{"EXAM_URL": examURL, "SUBMIT_URL": submitURL}, 1, false, "", false},
+		{"trace the token", map[string]string{"TRACE_TASK_TOKEN": "true"}, 1, true, "", false},
+		{"anything but true leaves the token out", map[string]string{"TRACE_TASK_TOKEN": "yes"}, 1, false, "", false},
+		{"ses without addresses", map[string]string{"NOTIFICATION_MODE": "ses"}, 0, false, "NOTIFICATION_FROM", false},
+		{"sendgrid without secret", map[string]string{"NOTIFICATION_MODE": "sendgrid", "NOTIFICATION_FROM": "a@example.com", "NOTIFICATION_TO": "b@example.com"}, 0, false, "SENDGRID_SECRET_ARN", false},
+		{"unknown", map[string]string{"NOTIFICATION_MODE": "pigeon"}, 0, false, "NOTIFICATION_MODE", false},
+		{"ses in the log-only binary", map[string]string{"NOTIFICATION_MODE": "ses", "NOTIFICATION_FROM": "a@example.com", "NOTIFICATION_TO": "b@example.com"}, 0, false, "deploy lambda-src/cmd/sendnotification-ses", true},
+		{"log in the log-only binary", map[string]string{"NOTIFICATION_MODE": "log"}, 1, false, "", true},
+		{"relative submit URL", map[string]string{"SUBMIT_URL": "/v2/exam"}, 0, false, "SUBMIT_URL", false},
+		{"exam URL without scheme", map[string]string{"EXAM_URL": "exams.example.com"}, 0, false, "EXAM_URL", false},
+		{"no table", map[string]string{"TABLE_NAME": ""}, 0, false, "TABLE_NAME", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -212,7 +218,11 @@ func TestNewSendNotification(t *testing.T) {
 			for k, v := range tt.vars {
 				vars[k] = v
 			}
-			h, err := notification.NewSendNotification(context.Background(), env(vars))
+			modes := []notify.Mode{ses.Mode, sendgrid.Mode}
+			if tt.logOnly {
+				modes = nil
+			}
+			h, err := notification.NewSendNotification(context.Background(), env(vars), modes...)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("error %v, want one naming %s", err, tt.wantErr)

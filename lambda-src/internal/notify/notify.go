@@ -1,14 +1,14 @@
-// Package notify tells a student about an exam: by email through Amazon SES or
-// SendGrid when configured, and always in the function's log with the task
-// token redacted.
+// Package notify tells a student about an exam: always in the function's log
+// with the task token redacted, and by email in the modes its subpackages
+// provide (ses: Amazon SES; sendgrid: SendGrid). Each SendNotification binary
+// links only the modes its main package names, and with them only their AWS
+// clients (docs/LAMBDAS.md).
 package notify
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -16,9 +16,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/sesv2"
-	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 
 	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/domain"
 )
@@ -166,118 +163,14 @@ func (e *StatusError) RetryableError() bool {
 	return e.Status == http.StatusTooManyRequests || e.Status >= 500
 }
 
-// SESAPI is the part of the SES v2 client SES uses.
-type SESAPI interface {
-	SendEmail(ctx context.Context, in *sesv2.SendEmailInput, opts ...func(*sesv2.Options)) (*sesv2.SendEmailOutput, error)
-}
-
-// SES sends the message with Amazon SES.
-type SES struct {
-	Client   SESAPI
-	From, To string
-}
-
-// Send emails m.
-func (s SES) Send(ctx context.Context, m Message) error {
-	_, err := s.Client.SendEmail(ctx, &sesv2.SendEmailInput{
-		FromEmailAddress: aws.String(s.From),
-		Destination:      &sestypes.Destination{ToAddresses: []string{s.To}},
-		Content: &sestypes.EmailContent{Simple: &sestypes.Message{
-			Subject: &sestypes.Content{Data: aws.String(m.Subject())},
-			Body:    &sestypes.Body{Text: &sestypes.Content{Data: aws.String(m.Body())}},
-		}},
-	})
-	if err != nil {
-		return fmt.Errorf("send exam %s notification with SES: %w", m.ExamId, err)
-	}
-	return nil
-}
-
-// SendGridEndpoint is SendGrid's v3 mail send API.
-const SendGridEndpoint = "https://api.sendgrid.com/v3/mail/send"
-
-// SendGrid sends the message through SendGrid's v3 HTTP API.
-type SendGrid struct {
-	HTTP     *http.Client
-	Endpoint string
-	APIKey   string
-	From, To string
-}
-
-type sendGridAddress struct {
-	Email string `json:"email"`
-}
-
-type sendGridPersonalization struct {
-	To []sendGridAddress `json:"to"`
-}
-
-type sendGridContent struct {
-	Type  string `json:"type"`
-	Value string `json:"value"`
-}
-
-type sendGridMail struct {
-	Personalizations []sendGridPersonalization `json:"personalizations"`
-	From             sendGridAddress           `json:"from"`
-	Subject          string                    `json:"subject"`
-	Content          []sendGridContent         `json:"content"`
-}
-
-// Send emails m; SendGrid answers 202 when it accepts the mail.
-func (s SendGrid) Send(ctx context.Context, m Message) error {
-	body, err := json.Marshal(sendGridMail{
-		Personalizations: []sendGridPersonalization{{To: []sendGridAddress{{Email: s.To}}}},
-		From:             sendGridAddress{Email: s.From},
-		Subject:          m.Subject(),
-		Content:          []sendGridContent{{Type: "text/plain", Value: m.Body()}},
-	})
-	if err != nil {
-		return fmt.Errorf("send exam %s notification with SendGrid: %w", m.ExamId, err)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.Endpoint, bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("send exam %s notification with SendGrid: %w", m.ExamId, err)
-	}
-	req.Header.Set("Authorization", "Bearer "+s.APIKey)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := s.HTTP.Do(req)
-	if err != nil {
-		return fmt.Errorf("send exam %s notification with SendGrid: %w", m.ExamId, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		detail, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-		return fmt.Errorf("send exam %s notification: %w", m.ExamId,
-			&StatusError{Service: "SendGrid", Status: resp.StatusCode, Detail: string(bytes.TrimSpace(detail))})
-	}
-	return nil
-}
-
-// SecretsAPI is the part of the Secrets Manager client SendGridKey uses.
-type SecretsAPI interface {
-	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
-}
-
-// SendGridKey reads the SendGrid API key from the secret arn. The secret is
-// either the bare key or a JSON object with an "apiKey" field.
-func SendGridKey(ctx context.Context, client SecretsAPI, arn string) (string, error) {
-	out, err := client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
-	if err != nil {
-		return "", fmt.Errorf("read SendGrid API key from %s: %w", arn, err)
-	}
-	value := strings.TrimSpace(aws.ToString(out.SecretString))
-	if strings.HasPrefix(value, "{") {
-		var doc struct {
-			APIKey string `json:"apiKey"`
-		}
-		if err := json.Unmarshal([]byte(value), &doc); err != nil {
-			return "", fmt.Errorf("read SendGrid API key from %s: %w", arn, err)
-		}
-		value = strings.TrimSpace(doc.APIKey)
-	}
-	if value == "" {
-		return "", fmt.Errorf("read SendGrid API key from %s: the secret holds no key", arn)
-	}
-	return value, nil
+// Mode is an email NOTIFICATION_MODE (ses, sendgrid): it builds the sender
+// that runs after the log. A SendNotification binary serves the log mode and
+// the modes its main package passes to notification.NewSendNotification.
+type Mode struct {
+	// Name is the NOTIFICATION_MODE value.
+	Name string
+	// NewSender builds the sender from the function's AWS configuration, the
+	// addresses (NOTIFICATION_FROM, NOTIFICATION_TO, both set) and the
+	// environment; it may read settings of its own from getenv.
+	NewSender func(ctx context.Context, cfg aws.Config, from, to string, getenv func(string) string) (Sender, error)
 }

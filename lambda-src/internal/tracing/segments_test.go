@@ -331,7 +331,12 @@ func (w *workflow) invoke(what, function, header string, env map[string]string, 
 		merged[k] = v
 	}
 	merged["AWS_LAMBDA_FUNCTION_NAME"] = function
-	out, err := runOnce(filepath.Join(w.bin, function), merged, traceHeader, []byte(event))
+	binary := function
+	if function == "sendnotification" {
+		// The binary the construct deploys for the mode, which links only its clients.
+		binary += "-" + merged["NOTIFICATION_MODE"]
+	}
+	out, err := runOnce(filepath.Join(w.bin, binary), merged, traceHeader, []byte(event))
 	if err != nil {
 		t.Fatalf("%s (%s): %v", function, what, err)
 	}

@@ -1,22 +1,22 @@
 // Package notification is the SendNotification state task, a
 // waitForTaskToken task: it binds the task token to the exam, tells the
 // student how to submit the score, and the execution waits for SubmitExam's
-// callback. It links DynamoDB, SES and Secrets Manager. Its tests are in
-// ../ (package handler_test), with the other handlers against one DynamoDB
-// Local.
+// callback. It links DynamoDB, and the AWS clients of the email modes its
+// binary's main package passes (notify/ses: SES v2; notify/sendgrid: Secrets
+// Manager). Its tests are in ../ (package handler_test), with the other
+// handlers against one DynamoDB Local.
 package notification
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net/http"
+	"log"
+	"os"
+	"slices"
 	"strings"
-	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/domain"
 	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/handler"
@@ -49,11 +49,16 @@ type Request struct {
 	TaskToken string
 }
 
+// EmailModes are the NOTIFICATION_MODE values besides log, each provided by a
+// subpackage of notify.
+var EmailModes = []string{"ses", "sendgrid"}
+
 // NewSendNotification builds SendNotification from TABLE_NAME, EXAM_URL,
 // SUBMIT_URL, TRACE_TASK_TOKEN (true writes the token into the trace) and
-// NOTIFICATION_MODE (log, ses or sendgrid, with NOTIFICATION_FROM,
-// NOTIFICATION_TO and, for sendgrid, SENDGRID_SECRET_ARN).
-func NewSendNotification(ctx context.Context, getenv handler.Getenv) (*SendNotification, error) {
+// NOTIFICATION_MODE: log, or one of modes (with NOTIFICATION_FROM,
+// NOTIFICATION_TO and the mode's own settings). A mode of EmailModes that is
+// not in modes is refused, naming the binary that serves it.
+func NewSendNotification(ctx context.Context, getenv handler.Getenv, modes ...notify.Mode) (*SendNotification, error) {
 	examURL, err := notify.ParseURL("EXAM_URL", strings.TrimSpace(getenv("EXAM_URL")))
 	if err != nil {
 		return nil, err
@@ -62,19 +67,25 @@ func NewSendNotification(ctx context.Context, getenv handler.Getenv) (*SendNotif
 	if err != nil {
 		return nil, err
 	}
-	mode := strings.ToLower(strings.TrimSpace(getenv("NOTIFICATION_MODE")))
+	name := strings.ToLower(strings.TrimSpace(getenv("NOTIFICATION_MODE")))
+	var email *notify.Mode
+	if name != "" && name != "log" {
+		for i := range modes {
+			if modes[i].Name == name {
+				email = &modes[i]
+			}
+		}
+		switch {
+		case email == nil && slices.Contains(EmailModes, name):
+			return nil, fmt.Errorf("NOTIFICATION_MODE %s: this SendNotification binary serves %s; deploy lambda-src/cmd/sendnotification-%s or lambda-src/cmd/sendnotification (every mode)",
+				name, strings.Join(served(modes), ", "), name)
+		case email == nil:
+			return nil, fmt.Errorf("NOTIFICATION_MODE must be log, %s, got %q", strings.Join(EmailModes, " or "), name)
+		}
+	}
 	from, to := getenv("NOTIFICATION_FROM"), getenv("NOTIFICATION_TO")
-	switch mode {
-	case "", "log":
-	case "ses", "sendgrid":
-		if from == "" || to == "" {
-			return nil, fmt.Errorf("NOTIFICATION_MODE %s needs NOTIFICATION_FROM and NOTIFICATION_TO", mode)
-		}
-		if mode == "sendgrid" && getenv("SENDGRID_SECRET_ARN") == "" {
-			return nil, errors.New("NOTIFICATION_MODE sendgrid needs SENDGRID_SECRET_ARN")
-		}
-	default:
-		return nil, fmt.Errorf("NOTIFICATION_MODE must be log, ses or sendgrid, got %q", mode)
+	if email != nil && (from == "" || to == "") {
+		return nil, fmt.Errorf("NOTIFICATION_MODE %s needs NOTIFICATION_FROM and NOTIFICATION_TO", name)
 	}
 
 	cfg, store, err := handler.OpenStore(ctx, getenv)
@@ -82,22 +93,37 @@ func NewSendNotification(ctx context.Context, getenv handler.Getenv) (*SendNotif
 		return nil, err
 	}
 	senders := []notify.Sender{notify.Log{Logger: handler.NewLogger()}}
-	switch mode {
-	case "ses":
-		senders = append(senders, notify.SES{Client: sesv2.NewFromConfig(cfg), From: from, To: to})
-	case "sendgrid":
-		key, err := notify.SendGridKey(ctx, secretsmanager.NewFromConfig(cfg), getenv("SENDGRID_SECRET_ARN"))
+	if email != nil {
+		sender, err := email.NewSender(ctx, cfg, from, to, getenv)
 		if err != nil {
 			return nil, err
 		}
-		senders = append(senders, notify.SendGrid{
-			HTTP: &http.Client{Timeout: 10 * time.Second}, Endpoint: notify.SendGridEndpoint, APIKey: key, From: from, To: to,
-		})
+		senders = append(senders, sender)
 	}
 	return &SendNotification{
 		Store: store, Senders: senders, ExamURL: examURL, SubmitURL: submitURL,
 		TraceTaskToken: getenv("TRACE_TASK_TOKEN") == "true",
 	}, nil
+}
+
+// served lists the modes a binary with modes serves.
+func served(modes []notify.Mode) []string {
+	names := []string{"log"}
+	for _, m := range modes {
+		names = append(names, m.Name)
+	}
+	return names
+}
+
+// Main is the main function of a SendNotification binary that serves the log
+// mode and modes: it builds the handler from the environment and starts the
+// Lambda runtime, or exits naming what is wrong.
+func Main(modes ...notify.Mode) {
+	h, err := NewSendNotification(context.Background(), os.Getenv, modes...)
+	if err != nil {
+		log.Fatalf("sendnotification: %v", err)
+	}
+	lambda.Start(h.Handle)
 }
 
 // Handle binds the task token to the current exam (its SHA-256 digest is
