@@ -12,6 +12,11 @@
 //     database (registerincident, scheduleexam, takeadministrativeaction, on
 //     a new incident each time), adding its first requests.
 //
+// A second reference, hellodynamodb (hello world with an aws-sdk-go-v2
+// DynamoDB client made at start-up and never called), shows what linking and
+// initializing that client costs before any code of ours: the floor of every
+// function that uses DynamoDB.
+//
 // Runs are interleaved (one of each binary per round) so that the load of a
 // shared machine spreads evenly; the table shows medians and the ratio to the
 // hello-world function's median.
@@ -96,7 +101,7 @@ func run(runs int, rie string, compare []string) error {
 		out := filepath.Join(tmp, fmt.Sprint(i))
 		pkgs := []string{"./lambda-src/cmd/..."}
 		if i == 0 {
-			pkgs = append(pkgs, "./lambda-src/scripts/coldstart/hello")
+			pkgs = append(pkgs, "./lambda-src/scripts/coldstart/hello", "./lambda-src/scripts/coldstart/hellodynamodb")
 		}
 		if err := build(set.dir, out, pkgs); err != nil {
 			return err
@@ -179,6 +184,7 @@ func run(runs int, rie string, compare []string) error {
 // rejected are inputs each function refuses before any AWS call.
 var rejected = map[string]string{
 	"hello":                     `{}`,
+	"hellodynamodb":             `{}`,
 	"registerincident":          `{"StudentId":""}`,
 	"scheduleexam":              `{}`,
 	"sendnotification":          `{}`,
