@@ -5,20 +5,15 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
-	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/notify"
+	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/notify/notifytest"
 )
 
 // msg is an exam notification with a token that needs escaping.
-var msg = notify.Message{
-	IncidentId: "6f1c3a57-1f1e-4a43-9d0e-0c1b2a3d4e5f", StudentId: "s1",
-	ExamId: "0b0e8a3c-2c55-4e47-b6a1-1c2d3e4f5a6b", Deadline: time.Date(2026, 4, 8, 9, 0, 0, 0, time.UTC),
-	TaskToken: "AQCEAAAAKgAAAAMAAAAA+token/with=chars&more",
-}
+var msg = notifytest.Message()
 
 // fakeSES stands in for Amazon SES, which has no local implementation.
 type fakeSES struct {
