@@ -33,6 +33,8 @@ REQUIRE_APPROVAL ?= broadening
 # cmd/cost flags, e.g. COST_ARGS="-hours 1 -format markdown".
 COST_REGION ?= us-east-1
 COST_ARGS ?=
+# Extra go test flags for make tracetest-local (make test-all passes -vet=off).
+RIG_TEST_FLAGS ?=
 # The stack name prefix the deployment used (cdk.json's, unless deployed with -c prefix=...).
 PREFIX ?= $(shell sed -n 's/.*"prefix": *"\([^"]*\)".*/\1/p' cdk.json)
 
@@ -79,24 +81,29 @@ lint: tools ## actionlint (pinned in scripts/install-tools.sh) over every GitHub
 # build the Lambda functions, run the end-to-end harness or the importing module, or call
 # the CDK CLI; the app's tests skip the built-in template validation (testing.Short).
 # make test-all, what CI runs, runs every test. docs/BENCHMARKS.md lists what -short skips.
+# go test runs with -vet=off after go vet ./...: vet has just run every analyzer over the same
+# packages, test files included, and go test's built-in subset would analyse the CDK again.
 test: tools ## the fast set: go vet + go test -short (no JVM, no Lambda builds, no e2e, no template validation)
 	go vet ./...
-	go test -short -count=1 ./...
+	go test -short -count=1 -vet=off ./...
 
 # As root, make tracetest-local runs alongside go vet and go test ./...: it spends most of its minute
 # waiting for Tracetest's polling, in network and mount namespaces of its own (no port is
-# shared). Its output follows go test's.
+# shared). Its output follows go test's. Its test binary is compiled first, alone: started
+# together, the rig's go test and go vet would both compile e2e's dependencies (a cold cache
+# has neither). Every go test runs with -vet=off, as in make test.
 test-all: tools ## every test, as CI runs them: go vet + go test ./... (DynamoDB Local, Lambda builds, e2e, validation) and make tracetest-local (root)
 	@test -f $(OUT)/$(PREFIX)-Workflow.template.json || $(MAKE) --no-print-directory synth
 	@rig=""; rig_log=$$(mktemp); trap 'rm -f "$$rig_log"' EXIT; \
 	if [ "$$(id -u)" = 0 ]; then \
+	  echo "go test -c -vet=off -o /dev/null ./e2e/"; go test -c -vet=off -o /dev/null ./e2e/; \
 	  echo "make tracetest-local (alongside go vet and go test; its output follows)"; \
-	  $(MAKE) --no-print-directory tracetest-local >"$$rig_log" 2>&1 & rig=$$!; \
+	  $(MAKE) --no-print-directory tracetest-local RIG_TEST_FLAGS=-vet=off >"$$rig_log" 2>&1 & rig=$$!; \
 	else echo "test-all: make tracetest-local skipped: it needs root (sudo -E make tracetest-local); CI runs it"; fi; \
 	tests=0; echo "go vet ./..."; go vet ./... || tests=$$?; \
 	if [ "$$tests" = 0 ]; then \
-	  echo "PREFIX=$(PREFIX) CDK_OUT=$(abspath $(OUT)) go test -count=1 ./..."; \
-	  PREFIX=$(PREFIX) CDK_OUT=$(abspath $(OUT)) go test -count=1 ./... || tests=$$?; \
+	  echo "PREFIX=$(PREFIX) CDK_OUT=$(abspath $(OUT)) go test -count=1 -vet=off ./..."; \
+	  PREFIX=$(PREFIX) CDK_OUT=$(abspath $(OUT)) go test -count=1 -vet=off ./... || tests=$$?; \
 	fi; \
 	if [ -n "$$rig" ]; then \
 	  status=0; wait "$$rig" || status=$$?; \
@@ -128,7 +135,7 @@ tracetest: tools ## run the trace-based tests against the deployed stacks (JUNIT
 
 tracetest-local: tools ## the trace-based tests with the real Tracetest server and CLI on the local workflow (root; uses cdk.out)
 	@test -f $(OUT)/$(PREFIX)-Tracetest.template.json || $(MAKE) --no-print-directory synth
-	E2E_TRACETEST=1 PREFIX=$(PREFIX) CDK_OUT=$(abspath $(OUT)) go test -count=1 -v -run '^TestTracetest' ./e2e/
+	E2E_TRACETEST=1 PREFIX=$(PREFIX) CDK_OUT=$(abspath $(OUT)) go test -count=1 $(RIG_TEST_FLAGS) -v -run '^TestTracetest' ./e2e/
 
 clean:
 	rm -rf $(OUT) cdk.*.out

@@ -45,6 +45,13 @@ tt_ready() {
     [ "$(cat "$tools/bin/.tracetest-version" 2>/dev/null)" = "$tt_stamp" ]
 }
 tt_pid=""
+# The Go tools below (the emulator first) and the Tracetest build would both compile the
+# standard library when started together on a cold cache, neither finding the other's copy.
+# So the Go tools hold this lock until the emulator is built, and the Tracetest build loads
+# (downloads) its packages meanwhile and waits for the lock before compiling.
+std_lock="$tools/.go-std.lock"
+exec 9>>"$std_lock"
+flock 9
 if ! tt_ready; then
   mkdir -p "$tt_dir"
   exec 8>>"$tt_dir/lock"
@@ -53,10 +60,12 @@ if ! tt_ready; then
     rm -rf "$tt_dir/out"
     # The builder inherits descriptor 8, and with it the lock.
     tt_out="$tt_dir/out" tt_bin="$tools/bin" tt_stamp="$tt_stamp" TRACETEST_VERSION="$TRACETEST_VERSION" \
-      setsid bash -c '
+      std_lock="$std_lock" setsid bash -c '
         set -e
         start=$SECONDS
         cd tools/tracetest
+        CGO_ENABLED=0 go list -mod=readonly -trimpath -deps github.com/kubeshop/tracetest/server github.com/kubeshop/tracetest/cli >/dev/null
+        flock "$std_lock" true
         CGO_ENABLED=0 go build -mod=readonly -trimpath -o "$tt_out/" \
           -ldflags "-s -w \
             -X github.com/kubeshop/tracetest/server/version.Version=$TRACETEST_VERSION \
@@ -69,7 +78,7 @@ if ! tt_ready; then
         echo "$tt_stamp" >"$tt_bin/.tracetest-version"
         times >"$tt_out/times" # not in a pipe: a subshell would count no children
         set -- $(tail -1 "$tt_out/times")
-        echo "install-tools: tracetest built in $((SECONDS - start)) s (CPU: user $1, system $2)"' >"$tt_dir/build.log" 2>&1 &
+        echo "install-tools: tracetest built in $((SECONDS - start)) s (CPU: user $1, system $2)"' >"$tt_dir/build.log" 2>&1 9>&- &
     tt_pid=$!
     echo "$tt_pid" >"$tt_dir/pid"
     # An early exit of this script (a failed step) stops the build.
@@ -91,6 +100,7 @@ go_tools() {
       "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$RIE_VERSION"
     echo "$RIE_VERSION" > "$tools/bin/.rie-version"
   fi
+  flock -u 9 # the standard library is in the build cache: the Tracetest build may start
   if [ ! -x "$tools/bin/actionlint" ] || [ "$(cat "$tools/bin/.actionlint-version" 2>/dev/null)" != "$ACTIONLINT_VERSION" ]; then
     echo "install-tools: actionlint@$ACTIONLINT_VERSION"
     GOBIN="$tools/bin" CGO_ENABLED=0 GOFLAGS="-mod=mod -trimpath" go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION"
@@ -100,6 +110,7 @@ go_tools() {
 go_tools_log=$(mktemp)
 go_tools >"$go_tools_log" 2>&1 &
 go_tools_pid=$!
+exec 9>&- # go_tools holds the lock now, and releases it (or exits) when the emulator is built
 
 # npm tools: CDK CLI, Node 22 (for the CLI and jsii), asl-validator,
 # aws-local-stepfunctions, cfn-guard with the Control Tower rules. All in package-lock.json.
