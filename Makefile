@@ -135,7 +135,7 @@ tracetest: tools ## run the trace-based tests against the deployed stacks (JUNIT
 
 tracetest-local: tools ## the trace-based tests with the real Tracetest server and CLI on the local workflow (root; uses cdk.out)
 	@test -f $(OUT)/$(PREFIX)-Tracetest.template.json || $(MAKE) --no-print-directory synth
-	E2E_TRACETEST=1 PREFIX=$(PREFIX) CDK_OUT=$(abspath $(OUT)) go test -count=1 $(RIG_TEST_FLAGS) -v -run '^TestTracetest' ./e2e/
+	E2E_TRACETEST=1 PREFIX=$(PREFIX) CDK_OUT=$(abspath $(OUT)) go test -count=1 -parallel 3 $(RIG_TEST_FLAGS) -v -run '^TestTracetest' ./e2e/
 
 clean:
 	rm -rf $(OUT) cdk.*.out

@@ -75,11 +75,17 @@ func run(ctx context.Context, m *testing.M, start time.Time) (int, error) {
 	fmt.Fprintf(os.Stderr, "e2e: harness up in %.2fs (%s)\n", time.Since(start).Seconds(), strings.Join(h.timings, ", "))
 	if cfg != nil {
 		rigStart := time.Now()
-		if rg, err = startRig(ctx, h, cfg); err != nil {
+		if rg, err = startRig(ctx, h, cfg, nil); err != nil {
 			return 0, fmt.Errorf("the Tracetest rig: %w\n%s", err, h.logs())
 		}
 		defer rg.stop()
 		fmt.Fprintf(os.Stderr, "e2e: Tracetest rig up in %.2fs (%s)\n", time.Since(rigStart).Seconds(), strings.Join(rg.timings, ", "))
+		rigStart = time.Now()
+		if rgLate, err = startRig(ctx, h, cfg, rg); err != nil {
+			return 0, fmt.Errorf("the second Tracetest rig: %w\n%s", err, h.logs())
+		}
+		defer rgLate.stop()
+		fmt.Fprintf(os.Stderr, "e2e: second Tracetest rig (port %d) up in %.2fs (%s)\n", rgLate.port, time.Since(rigStart).Seconds(), strings.Join(rgLate.timings, ", "))
 	}
 	return m.Run(), nil
 }

@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,24 +34,35 @@ import (
 // tracetestPort is where the server listens: its default, which the task definition maps.
 const tracetestPort = 11633
 
-// rig is everything the Tracetest rig starts in addition to the harness.
+// rig is everything the Tracetest rig starts in addition to the harness: a Tracetest
+// server with its database and X-Ray stand-in. Two run side by side on the one harness
+// (see rg and rgLate); they share the rig's CA and the HTTPS edge of its AWS endpoints.
 type rig struct {
 	cfg         *rigConfig
 	dir         string
 	ca          *localCA
 	caFile      string
 	xray        *xrayAPI
-	edge        *edge
+	router      *xrayRouter // the X-Ray endpoint, shared by the rigs
+	edge        *edge       // the AWS endpoints, shared by the rigs
+	ownsEdge    bool
 	pg          *postgres
 	server      *proc
+	port        int
 	serverURL   string
 	outputsFile string
 	env         map[string]string // the server's environment from the task definition
 	timings     []string
 }
 
-// rg is the rig, started by TestMain inside its namespaces; nil otherwise.
-var rg *rig
+// rg is the rig, started by TestMain inside its namespaces; nil otherwise. rgLate is a
+// second one for TestTracetestLateDocuments, which changes its server's polling profile and
+// what its X-Ray stand-in answers for a minute: on a server of its own it runs alongside
+// TestTracetestSuite and TestTracetestCatches, which take turns on rg (rgMu).
+var (
+	rg, rgLate *rig
+	rgMu       sync.Mutex
+)
 
 func randomHex(n int) string {
 	b := make([]byte, n)
@@ -62,9 +74,13 @@ func (r *rig) timed(what string, start time.Time) {
 	r.timings = append(r.timings, fmt.Sprintf("%s %.2fs", what, time.Since(start).Seconds()))
 }
 
-// startRig starts the rig's endpoints, database and Tracetest server for harness h.
-func startRig(ctx context.Context, h *harness, cfg *rigConfig) (r *rig, err error) {
-	r = &rig{cfg: cfg}
+// startRig starts a rig's endpoints, database and Tracetest server for harness h. The first
+// rig (shared nil) starts the CA and the edge of the AWS endpoints and its server listens on
+// tracetestPort, as the task definition says; a second one (shared: the first) uses the
+// first's CA and edge, and its server listens on the next port, the one setting the task
+// definition does not make (TRACETEST_SERVER_HTTPPORT), because both share the namespace.
+func startRig(ctx context.Context, h *harness, cfg *rigConfig, shared *rig) (r *rig, err error) {
+	r = &rig{cfg: cfg, port: tracetestPort}
 	defer func() {
 		if err != nil {
 			r.stop()
@@ -79,7 +95,9 @@ func startRig(ctx context.Context, h *harness, cfg *rigConfig) (r *rig, err erro
 	if err := r.checkToolVersion(h.root); err != nil {
 		return r, err
 	}
-	if r.ca, err = newLocalCA(); err != nil {
+	if shared != nil {
+		r.ca, r.router, r.edge, r.port = shared.ca, shared.router, shared.edge, shared.port+1
+	} else if r.ca, err = newLocalCA(); err != nil {
 		return r, err
 	}
 	r.caFile = filepath.Join(r.dir, "ca.pem")
@@ -90,13 +108,18 @@ func startRig(ctx context.Context, h *harness, cfg *rigConfig) (r *rig, err erro
 	// The AWS endpoints the server and the CLI reach by name: X-Ray, and the API's stage.
 	accessKey, secretKey := "AKIA"+strings.ToUpper(randomHex(8)), randomHex(20)
 	r.xray = newXRayAPI(h.traces, accessKey, secretKey)
-	r.edge, err = startEdge(r.ca, map[string]http.Handler{
-		xrayHost():       r.xray,
-		apiHost(cfg.api): http.StripPrefix("/"+cfg.api.stage, h.frontDoor(mainMachine)),
-	}, h.logf)
-	if err != nil {
-		return r, err
+	if shared == nil {
+		r.router = &xrayRouter{}
+		r.edge, err = startEdge(r.ca, map[string]http.Handler{
+			xrayHost():       r.router,
+			apiHost(cfg.api): http.StripPrefix("/"+cfg.api.stage, h.frontDoor(mainMachine)),
+		}, h.logf)
+		if err != nil {
+			return r, err
+		}
+		r.ownsEdge = true
 	}
+	r.router.add(accessKey, r.xray)
 
 	// The database, named as the task definition names it.
 	start := time.Now()
@@ -139,6 +162,9 @@ func startRig(ctx context.Context, h *harness, cfg *rigConfig) (r *rig, err erro
 		"AWS_CONFIG_FILE":             os.DevNull,
 		"AWS_SHARED_CREDENTIALS_FILE": os.DevNull,
 	})
+	if r.port != tracetestPort {
+		env["TRACETEST_SERVER_HTTPPORT"] = fmt.Sprint(r.port)
+	}
 	cmd := exec.Command(filepath.Join(h.root, ".tools", "bin", "tracetest-server"), "serve")
 	cmd.Dir = serverDir
 	for k, v := range env {
@@ -148,7 +174,7 @@ func startRig(ctx context.Context, h *harness, cfg *rigConfig) (r *rig, err erro
 	if r.server, err = startProc("tracetest-server", cmd); err != nil {
 		return r, err
 	}
-	r.serverURL = fmt.Sprintf("http://127.0.0.1:%d", tracetestPort)
+	r.serverURL = fmt.Sprintf("http://127.0.0.1:%d", r.port)
 	if err := r.waitServer(ctx); err != nil {
 		return r, err
 	}
@@ -162,6 +188,13 @@ func startRig(ctx context.Context, h *harness, cfg *rigConfig) (r *rig, err erro
 		h.logf("rig: outputs left out of the local outputs file: %s", strings.Join(skipped, "; "))
 	}
 	b, _ := json.MarshalIndent(outputs, "", "  ")
+	if r.port != tracetestPort {
+		deployed := fmt.Sprintf("127.0.0.1:%d", tracetestPort)
+		if !bytes.Contains(b, []byte(deployed)) {
+			return r, fmt.Errorf("no output of the stacks names the Tracetest URL (%s):\n%s", deployed, b)
+		}
+		b = bytes.ReplaceAll(b, []byte(deployed), []byte(fmt.Sprintf("127.0.0.1:%d", r.port)))
+	}
 	r.outputsFile = filepath.Join(r.dir, "cdk-outputs.json")
 	return r, os.WriteFile(r.outputsFile, b, 0o644)
 }
@@ -222,7 +255,7 @@ func (r *rig) stop() {
 		r.pg.stop()
 		os.RemoveAll(r.pg.dir)
 	}
-	if r.edge != nil {
+	if r.edge != nil && r.ownsEdge {
 		r.edge.stop()
 	}
 	if r.dir != "" {
@@ -230,13 +263,27 @@ func (r *rig) stop() {
 	}
 }
 
-// needRig returns the rig, or skips: the rig runs only under make tracetest-local.
+// needRig returns rg, or skips: the rig runs only under make tracetest-local. The test runs
+// in parallel with TestTracetestLateDocuments (on rgLate) and has rg to itself until it ends.
 func needRig(t *testing.T) *rig {
 	t.Helper()
 	if rg == nil {
 		t.Skip("the Tracetest rig runs with make tracetest-local (E2E_TRACETEST=1, as root, after make synth)")
 	}
+	t.Parallel()
+	rgMu.Lock()
+	t.Cleanup(rgMu.Unlock)
 	return rg
+}
+
+// needLateRig returns rgLate, or skips, and runs the test in parallel with those on rg.
+func needLateRig(t *testing.T) *rig {
+	t.Helper()
+	if rgLate == nil {
+		t.Skip("the Tracetest rig runs with make tracetest-local (E2E_TRACETEST=1, as root, after make synth)")
+	}
+	t.Parallel()
+	return rgLate
 }
 
 // runScript runs scripts/run-tracetest.sh against the rig, as make tracetest does against
@@ -357,14 +404,14 @@ func TestTracetestSuite(t *testing.T) {
 		// The specs were judged on X-Ray's full trace, inferred segments included, so
 		// no selector counted an AWS call twice.
 		if reads := r.xray.readsOf(id); len(reads) == 0 || reads[len(reads)-1].inferred == 0 {
-			t.Errorf("step %d: the last read of trace %s had no inferred segments (%s)", i+1, id, traceTimeline(id))
+			t.Errorf("step %d: the last read of trace %s had no inferred segments (%s)", i+1, id, r.traceTimeline(id))
 		}
 	}
 }
 
 // traceTimeline describes when the trace's documents arrived and what each BatchGetTraces
 // read of it returned, in seconds after its first document arrived.
-func traceTimeline(traceID string) string {
+func (r *rig) traceTimeline(traceID string) string {
 	first, daemon := h.traces.arrivals(traceID)
 	since := func(t time.Time) float64 { return t.Sub(first).Seconds() }
 	var b strings.Builder
@@ -372,7 +419,7 @@ func traceTimeline(traceID string) string {
 		fmt.Fprintf(&b, "the functions' %d documents arrived at +%.1fs to +%.1fs; ", len(daemon), since(daemon[0]), since(daemon[len(daemon)-1]))
 	}
 	b.WriteString("reads:")
-	for _, rd := range rg.xray.readsOf(traceID) {
+	for _, rd := range r.xray.readsOf(traceID) {
 		fmt.Fprintf(&b, " +%.1fs %d spans (%d inferred, %d held back);", since(rd.at), rd.spans, rd.inferred, rd.heldBack)
 	}
 	return b.String()
@@ -738,7 +785,7 @@ func TestTracetestCatches(t *testing.T) {
 // retries wait for the spans the specs select; without them (selectorMatchRetries 0) the
 // same run must fail, judged before the spans arrived (docs/TRACETEST.md, "Time").
 func TestTracetestLateDocuments(t *testing.T) {
-	r := needRig(t)
+	r := needLateRig(t)
 	profile := r.polling(t)
 	retryDelay, err := time.ParseDuration(profile.RetryDelay)
 	if err != nil {
@@ -770,7 +817,7 @@ func TestTracetestLateDocuments(t *testing.T) {
 		for i, step := range run.Steps[:steps] {
 			id := xrayTraceID(step.TraceID)
 			reads := r.xray.readsOf(id)
-			t.Logf("step %d, trace %s: %s", i+1, id, traceTimeline(id))
+			t.Logf("step %d, trace %s: %s", i+1, id, r.traceTimeline(id))
 			looked := false
 			for j := 1; j < len(reads); j++ {
 				looked = looked || (reads[j].heldBack > 0 && reads[j].spans > 0 && reads[j].spans == reads[j-1].spans)
@@ -815,7 +862,7 @@ func TestTracetestLateDocuments(t *testing.T) {
 		defs, run := r.latestRun(t, suite, before)
 		reads := lateReads(t, run, 1)[0]
 		if last := reads[len(reads)-1]; last.heldBack == 0 {
-			t.Errorf("the incident test was judged on a read that had every document: %s", traceTimeline(xrayTraceID(run.Steps[0].TraceID)))
+			t.Errorf("the incident test was judged on a read that had every document: %s", r.traceTimeline(xrayTraceID(run.Steps[0].TraceID)))
 		}
 		// Exactly the specs on spans of the functions' code failed, each because its
 		// selector matched nothing; the specs on the segments AWS records passed.

@@ -47,6 +47,39 @@ type xrayAPI struct {
 	reads  map[string][]traceRead
 }
 
+// xrayRouter is the X-Ray endpoint of every rig: each rig's server signs with an access key
+// of its own, and each request goes to the stand-in of the key that signed it (a key no rig
+// has goes to the first, which rejects it as AWS does).
+type xrayRouter struct {
+	mu    sync.Mutex
+	byKey map[string]*xrayAPI
+	first *xrayAPI
+}
+
+// add routes the requests signed with accessKey to x.
+func (rt *xrayRouter) add(accessKey string, x *xrayAPI) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.byKey == nil {
+		rt.byKey = map[string]*xrayAPI{}
+		rt.first = x
+	}
+	rt.byKey[accessKey] = x
+}
+
+func (rt *xrayRouter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Authorization: AWS4-HMAC-SHA256 Credential=<key id>/<date>/<region>/xray/aws4_request, ...
+	_, cred, _ := strings.Cut(r.Header.Get("Authorization"), "Credential=")
+	keyID, _, _ := strings.Cut(cred, "/")
+	rt.mu.Lock()
+	x := rt.byKey[keyID]
+	if x == nil {
+		x = rt.first
+	}
+	rt.mu.Unlock()
+	x.ServeHTTP(w, r)
+}
+
 // traceRead is what one BatchGetTraces call returned for a trace.
 type traceRead struct {
 	at       time.Time
