@@ -133,6 +133,8 @@ destroy: tools ## destroy every stack (the database keeps a final snapshot by de
 tracetest: tools ## run the trace-based tests against the deployed stacks (JUNIT=report.xml for a JUnit report)
 	CDK_OUTPUTS=$(OUTPUTS) PREFIX=$(PREFIX) TRACETEST=$(CURDIR)/.tools/bin/tracetest bash scripts/run-tracetest.sh
 
+# -parallel 3: the three tests start at once whatever the core count (two take turns on the
+# first Tracetest server, the late-documents test has a second one; docs/TRACETEST.md).
 tracetest-local: tools ## the trace-based tests with the real Tracetest server and CLI on the local workflow (root; uses cdk.out)
 	@test -f $(OUT)/$(PREFIX)-Tracetest.template.json || $(MAKE) --no-print-directory synth
 	E2E_TRACETEST=1 PREFIX=$(PREFIX) CDK_OUT=$(abspath $(OUT)) go test -count=1 -parallel 3 $(RIG_TEST_FLAGS) -v -run '^TestTracetest' ./e2e/
