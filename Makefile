@@ -33,8 +33,6 @@ REQUIRE_APPROVAL ?= broadening
 # cmd/cost flags, e.g. COST_ARGS="-hours 1 -format markdown".
 COST_REGION ?= us-east-1
 COST_ARGS ?=
-# Extra go test flags for make tracetest-local (make test-all passes -vet=off).
-RIG_TEST_FLAGS ?=
 # The stack name prefix the deployment used (cdk.json's, unless deployed with -c prefix=...).
 PREFIX ?= $(shell sed -n 's/.*"prefix": *"\([^"]*\)".*/\1/p' cdk.json)
 
@@ -98,7 +96,7 @@ test-all: tools ## every test, as CI runs them: go vet + go test ./... (DynamoDB
 	if [ "$$(id -u)" = 0 ]; then \
 	  echo "go test -c -vet=off -o /dev/null ./e2e/"; go test -c -vet=off -o /dev/null ./e2e/; \
 	  echo "make tracetest-local (alongside go vet and go test; its output follows)"; \
-	  $(MAKE) --no-print-directory tracetest-local RIG_TEST_FLAGS=-vet=off >"$$rig_log" 2>&1 & rig=$$!; \
+	  $(MAKE) --no-print-directory tracetest-local >"$$rig_log" 2>&1 & rig=$$!; \
 	else echo "test-all: make tracetest-local skipped: it needs root (sudo -E make tracetest-local); CI runs it"; fi; \
 	tests=0; echo "go vet ./..."; go vet ./... || tests=$$?; \
 	if [ "$$tests" = 0 ]; then \
@@ -135,9 +133,10 @@ tracetest: tools ## run the trace-based tests against the deployed stacks (JUNIT
 
 # -parallel 3: the three tests start at once whatever the core count (two take turns on the
 # first Tracetest server, the late-documents test has a second one; docs/TRACETEST.md).
+# -vet=off: go vet ./... is make test's and make test-all's job, tests included.
 tracetest-local: tools ## the trace-based tests with the real Tracetest server and CLI on the local workflow (root; uses cdk.out)
 	@test -f $(OUT)/$(PREFIX)-Tracetest.template.json || $(MAKE) --no-print-directory synth
-	E2E_TRACETEST=1 PREFIX=$(PREFIX) CDK_OUT=$(abspath $(OUT)) go test -count=1 -parallel 3 $(RIG_TEST_FLAGS) -v -run '^TestTracetest' ./e2e/
+	E2E_TRACETEST=1 PREFIX=$(PREFIX) CDK_OUT=$(abspath $(OUT)) go test -count=1 -parallel 3 -vet=off -v -run '^TestTracetest' ./e2e/
 
 clean:
 	rm -rf $(OUT) cdk.*.out

@@ -263,12 +263,15 @@ func (r *rig) stop() {
 	}
 }
 
+// noRig is why a Tracetest test skips outside the rig.
+const noRig = "the Tracetest rig runs with make tracetest-local (E2E_TRACETEST=1, as root, after make synth)"
+
 // needRig returns rg, or skips: the rig runs only under make tracetest-local. The test runs
 // in parallel with TestTracetestLateDocuments (on rgLate) and has rg to itself until it ends.
 func needRig(t *testing.T) *rig {
 	t.Helper()
 	if rg == nil {
-		t.Skip("the Tracetest rig runs with make tracetest-local (E2E_TRACETEST=1, as root, after make synth)")
+		t.Skip(noRig)
 	}
 	t.Parallel()
 	rgMu.Lock()
@@ -280,7 +283,7 @@ func needRig(t *testing.T) *rig {
 func needLateRig(t *testing.T) *rig {
 	t.Helper()
 	if rgLate == nil {
-		t.Skip("the Tracetest rig runs with make tracetest-local (E2E_TRACETEST=1, as root, after make synth)")
+		t.Skip(noRig)
 	}
 	t.Parallel()
 	return rgLate
