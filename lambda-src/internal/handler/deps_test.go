@@ -4,34 +4,34 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
 )
 
-// TestFunctionDependencies lists, with go list, the AWS service clients each
-// function's binary links (built as for deployment): each links only those it
-// calls. The clients the default credential chain of the SDK's config module
-// brings (STS, SSO, SSO OIDC, Sign-In) are left out of the comparison: they
-// come with the configuration every storage-backed function loads.
+// TestFunctionDependencies lists, with go list, what each function's binary
+// (built as for deployment) links: no AWS SDK module but the core one
+// (aws-sdk-go-v2 itself: Signature Version 4, the retry policy) and
+// smithy-go under it, so no generated service client; awsapi only when the
+// function calls AWS; and the email senders only where the mode is served.
 func TestFunctionDependencies(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go list")
 	}
-	want := map[string][]string{
+	const module = "github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/"
+	want := map[string][]string{ // the packages of ours (below internal/) that say what a function can call
 		"registerincident":          nil,
-		"scheduleexam":              {"dynamodb"},
-		"resolveincident":           {"dynamodb"},
-		"takeadministrativeaction":  {"dynamodb"},
-		"sendnotification":          {"dynamodb", "secretsmanager", "sesv2"},
-		"sendnotification-log":      {"dynamodb"},
-		"sendnotification-ses":      {"dynamodb", "sesv2"},
-		"sendnotification-sendgrid": {"dynamodb", "secretsmanager"},
-		"submitexam":                {"dynamodb", "sfn"},
+		"scheduleexam":              {"awsapi"},
+		"resolveincident":           {"awsapi"},
+		"takeadministrativeaction":  {"awsapi"},
+		"sendnotification":          {"awsapi", "notify/sendgrid", "notify/ses"},
+		"sendnotification-log":      {"awsapi"},
+		"sendnotification-ses":      {"awsapi", "notify/ses"},
+		"sendnotification-sendgrid": {"awsapi", "notify/sendgrid"},
+		"submitexam":                {"awsapi", "handler/submit"},
 	}
-	credentialChain := []string{"signin", "sso", "ssooidc", "sts"}
-	service := regexp.MustCompile(`^github\.com/aws/aws-sdk-go-v2/service/([a-z0-9]+)$`)
+	watched := []string{"awsapi", "handler/submit", "notify/sendgrid", "notify/ses"}
+	allowedModules := []string{"github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go"}
 	root, err := filepath.Abs(filepath.Join("..", "..", "cmd"))
 	if err != nil {
 		t.Fatal(err)
@@ -46,28 +46,31 @@ func TestFunctionDependencies(t *testing.T) {
 			t.Errorf("lambda-src/cmd/%s is not in this test's list", d.Name())
 		}
 	}
-	for name, services := range want {
-		cmd := exec.Command("go", "list", "-tags", "lambda.norpc", "-deps", "./"+name)
+	for name, packages := range want {
+		cmd := exec.Command("go", "list", "-tags", "lambda.norpc", "-deps", "-f", "{{.ImportPath}} {{with .Module}}{{.Path}}{{end}}", "./"+name)
 		cmd.Dir = root
 		cmd.Env = append(cmd.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
 		out, err := cmd.Output()
 		if err != nil {
 			t.Fatalf("go list %s: %v", name, err)
 		}
-		var got []string
-		linksAWS := false
-		for _, pkg := range strings.Fields(string(out)) {
-			if m := service.FindStringSubmatch(pkg); m != nil && !slices.Contains(credentialChain, m[1]) {
-				got = append(got, m[1])
+		var got, aws []string
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			pkg, mod, _ := strings.Cut(line, " ")
+			if ours, ok := strings.CutPrefix(pkg, module); ok && slices.Contains(watched, ours) {
+				got = append(got, ours)
 			}
-			linksAWS = linksAWS || strings.HasPrefix(pkg, "github.com/aws/aws-sdk-go-v2/") || strings.HasPrefix(pkg, "github.com/aws/aws-xray-sdk-go")
+			if (strings.HasPrefix(mod, "github.com/aws/") && mod != "github.com/aws/aws-lambda-go" && !slices.Contains(allowedModules, mod)) ||
+				(packages == nil && slices.Contains(allowedModules, mod)) {
+				aws = append(aws, pkg)
+			}
 		}
 		slices.Sort(got)
-		if !slices.Equal(got, services) {
-			t.Errorf("%s links the service clients %v, want %v", name, got, services)
+		if !slices.Equal(got, packages) {
+			t.Errorf("%s links %v, want %v", name, got, packages)
 		}
-		if services == nil && linksAWS {
-			t.Errorf("%s links the AWS SDK or the X-Ray SDK; it calls no AWS service", name)
+		if len(aws) > 0 {
+			t.Errorf("%s links %v: no AWS SDK module but the core one (none at all without AWS calls)", name, aws)
 		}
 	}
 }

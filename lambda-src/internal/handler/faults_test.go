@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/awsapi"
 )
 
 // dynamoFault is an error the proxy answers for matching DynamoDB calls.
@@ -174,13 +174,13 @@ func newFakeStepFunctions(t testing.TB, openTokens ...string) *fakeStepFunctions
 
 // client returns a Step Functions client for the fake with the SDK's retry
 // policy, without its waits.
-func (f *fakeStepFunctions) client() *sfn.Client {
-	return sfn.NewFromConfig(aws.Config{
-		Region:       "us-east-1",
-		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
-		BaseEndpoint: aws.String(f.URL),
-		Retryer:      fastRetries,
-	})
+func (f *fakeStepFunctions) client() *awsapi.Client {
+	return awsapi.New(awsapi.Config{
+		Region:      "us-east-1",
+		Credentials: aws.Credentials{AccessKeyID: "local", SecretAccessKey: "local"},
+		Endpoints:   map[string]string{awsapi.SFN.ID: f.URL},
+		Retryer:     fastRetries,
+	}, awsapi.SFN)
 }
 
 func (f *fakeStepFunctions) set(token, state string) {

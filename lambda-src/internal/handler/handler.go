@@ -28,9 +28,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/awsconfig"
+	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/awsapi"
 	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/domain"
 	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/storage"
 )
@@ -44,10 +43,10 @@ const saveAttempts = 3
 // AWSConfig builds the AWS configuration from Lambda's environment (which
 // honours AWS_ENDPOINT_URL_<SERVICE>); every AWS call is traced. It is the
 // only place a function creates its AWS configuration.
-func AWSConfig(ctx context.Context) (aws.Config, error) {
-	cfg, err := awsconfig.Load(ctx)
+func AWSConfig(ctx context.Context) (awsapi.Config, error) {
+	cfg, err := awsapi.Load(ctx)
 	if err != nil {
-		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
+		return awsapi.Config{}, fmt.Errorf("load AWS configuration: %w", err)
 	}
 	return cfg, nil
 }
@@ -56,16 +55,16 @@ func AWSConfig(ctx context.Context) (aws.Config, error) {
 // by TABLE_NAME: the start of every constructor whose handler stores
 // incidents. The configuration is returned for the other clients a handler
 // needs.
-func OpenStore(ctx context.Context, getenv Getenv) (aws.Config, *storage.Store, error) {
+func OpenStore(ctx context.Context, getenv Getenv) (awsapi.Config, *storage.Store, error) {
 	table := strings.TrimSpace(getenv("TABLE_NAME"))
 	if table == "" {
-		return aws.Config{}, nil, errors.New("TABLE_NAME is not set")
+		return awsapi.Config{}, nil, errors.New("TABLE_NAME is not set")
 	}
 	cfg, err := AWSConfig(ctx)
 	if err != nil {
-		return aws.Config{}, nil, err
+		return awsapi.Config{}, nil, err
 	}
-	return cfg, storage.New(dynamodb.NewFromConfig(cfg), table), nil
+	return cfg, storage.New(awsapi.New(cfg, awsapi.DynamoDB), table), nil
 }
 
 // NewLogger returns the JSON logger every function writes to CloudWatch.

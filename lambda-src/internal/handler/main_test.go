@@ -19,9 +19,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/tracetest-aws/stepfunctions-cdk/internal/ddblocal"
+	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/awsapi"
 	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/domain"
 	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/handler"
 	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/handler/notification"
@@ -73,13 +73,28 @@ func newTable(t testing.TB) string {
 
 func newTestStore(t testing.TB) *storage.Store {
 	table := newTable(t) // skips under -short, before server is used
-	return storage.New(server.Client(), table)
+	return storage.New(dynamo(), table)
 }
+
+// localConfig is a function's AWS configuration with DynamoDB at endpoint
+// (DynamoDB Local, or a proxy in front of it) and fast retries.
+func localConfig(endpoint string) awsapi.Config {
+	return awsapi.Config{
+		Region:      ddblocal.Region,
+		Credentials: aws.Credentials{AccessKeyID: "local", SecretAccessKey: "local"},
+		Endpoints:   map[string]string{awsapi.DynamoDB.ID: endpoint},
+		Retryer:     fastRetries,
+	}
+}
+
+// dynamo is a DynamoDB client of DynamoDB Local, as the functions make
+// theirs (with fast retries).
+func dynamo() *awsapi.Client { return awsapi.New(localConfig(server.Endpoint), awsapi.DynamoDB) }
 
 // fastRetries is the SDK's standard retry policy (3 attempts, the same
 // retryable errors) without its waits and its client-side quota, so fault
 // tests run in milliseconds.
-func fastRetries() aws.Retryer {
+func fastRetries(awsapi.Service) aws.RetryerV2 {
 	return retry.NewStandard(func(o *retry.StandardOptions) {
 		o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })
 		o.RateLimiter = ratelimit.None
@@ -89,11 +104,7 @@ func fastRetries() aws.Retryer {
 // storeVia returns a store on table whose DynamoDB client goes through
 // endpoint (a fault-injecting proxy in front of DynamoDB Local).
 func storeVia(endpoint, table string) *storage.Store {
-	cfg := server.Config()
-	cfg.BaseEndpoint = aws.String(endpoint)
-	cfg.Retryer = fastRetries
-	client := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.DisableValidateResponseChecksum = true })
-	return storage.New(client, table)
+	return storage.New(awsapi.New(localConfig(endpoint), awsapi.DynamoDB), table)
 }
 
 // errorType is the name the Lambda runtime reports for err, which is what a

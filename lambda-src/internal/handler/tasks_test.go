@@ -445,7 +445,7 @@ func TestDynamoDBFaults(t *testing.T) {
 		for _, ft := range faults {
 			t.Run(tk.name+"/"+ft.name, func(t *testing.T) {
 				table := newTable(t)
-				direct := storage.New(server.Client(), table)
+				direct := storage.New(dynamo(), table)
 				in := tk.prepare(direct)
 				var id struct {
 					IncidentId string

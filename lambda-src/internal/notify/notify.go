@@ -15,8 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-
+	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/awsapi"
 	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/domain"
 )
 
@@ -172,5 +171,5 @@ type Mode struct {
 	// NewSender builds the sender from the function's AWS configuration, the
 	// addresses (NOTIFICATION_FROM, NOTIFICATION_TO, both set) and the
 	// environment; it may read settings of its own from getenv.
-	NewSender func(ctx context.Context, cfg aws.Config, from, to string, getenv func(string) string) (Sender, error)
+	NewSender func(ctx context.Context, cfg awsapi.Config, from, to string, getenv func(string) string) (Sender, error)
 }

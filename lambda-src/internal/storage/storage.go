@@ -5,17 +5,13 @@ package storage
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
+	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/awsapi"
 	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/domain"
 )
 
@@ -46,10 +42,9 @@ func (e *ConflictError) Error() string {
 // Is makes errors.Is(err, ErrConflict) true.
 func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
 
-// API is the part of the DynamoDB client the store uses.
+// API calls DynamoDB: an *awsapi.Client of awsapi.DynamoDB.
 type API interface {
-	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
-	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	Call(ctx context.Context, operation string, in, out any, opts ...awsapi.Option) error
 }
 
 // Store reads and writes incidents in one table.
@@ -63,16 +58,17 @@ func New(client API, table string) *Store {
 	return &Store{client: client, table: table}
 }
 
-// item is the stored form of an incident; times are RFC 3339 strings.
+// item is the stored form of an incident; times are RFC 3339 strings. Empty
+// optional fields are left out (see encode).
 type item struct {
 	IncidentId          string
 	StudentId           string
 	IncidentDate        string
 	Exams               []examItem
-	ResolutionDate      string `dynamodbav:",omitempty"`
+	ResolutionDate      string // optional
 	IncidentResolved    bool
 	AdminActionRequired bool
-	Failure             *failureItem `dynamodbav:",omitempty"`
+	Failure             *failureItem // optional
 	Version             int64
 }
 
@@ -85,12 +81,12 @@ var optionalAttributes = []string{"Failure", "ResolutionDate"}
 type examItem struct {
 	ExamId             string
 	ExamDeadline       string
-	Score              *int `dynamodbav:",omitempty"`
+	Score              *int // optional
 	NotificationSent   bool
 	Result             int
-	TaskTokenDigest    string `dynamodbav:",omitempty"`
-	EarlierMessageSent bool   `dynamodbav:",omitempty"`
-	ScoredBy           string `dynamodbav:",omitempty"`
+	TaskTokenDigest    string // optional
+	EarlierMessageSent bool   // optional
+	ScoredBy           string // optional
 }
 
 type failureItem struct {
@@ -168,11 +164,12 @@ func fromItem(it item) (domain.Incident, error) {
 // Load reads incident id with a strongly consistent read. A missing incident
 // is an error matching ErrNotFound.
 func (s *Store) Load(ctx context.Context, id string) (domain.Incident, error) {
-	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(s.table),
-		Key:            map[string]types.AttributeValue{KeyAttribute: &types.AttributeValueMemberS{Value: id}},
-		ConsistentRead: aws.Bool(true),
-	})
+	var out struct{ Item map[string]Value }
+	err := s.client.Call(ctx, "GetItem", getItemInput{
+		TableName:      s.table,
+		Key:            map[string]Value{KeyAttribute: S(id)},
+		ConsistentRead: true,
+	}, &out)
 	if err != nil {
 		return domain.Incident{}, fmt.Errorf("load incident %s: %w", id, err)
 	}
@@ -186,9 +183,9 @@ func (s *Store) Load(ctx context.Context, id string) (domain.Incident, error) {
 	return inc, nil
 }
 
-func decode(av map[string]types.AttributeValue) (domain.Incident, error) {
-	var it item
-	if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+func decode(av map[string]Value) (domain.Incident, error) {
+	it, err := decodeItem(av)
+	if err != nil {
 		return domain.Incident{}, err
 	}
 	return fromItem(it)
@@ -203,14 +200,11 @@ func (s *Store) Save(ctx context.Context, inc *domain.Incident) error {
 	expected := inc.Version
 	next := *inc
 	next.Version = expected + 1
-	attrs, err := attributevalue.MarshalMap(toItem(&next))
-	if err != nil {
-		return fmt.Errorf("save incident %s: %w", inc.IncidentId, err)
-	}
+	attrs := encodeItem(toItem(&next))
 	delete(attrs, KeyAttribute)
 
 	names := map[string]string{}
-	values := map[string]types.AttributeValue{}
+	values := map[string]Value{}
 	var set []string
 	for _, name := range sortedKeys(attrs) {
 		placeholder := fmt.Sprintf("%d", len(set))
@@ -236,41 +230,37 @@ func (s *Store) Save(ctx context.Context, inc *domain.Incident) error {
 	} else {
 		condition = "#v = :expected"
 		names["#v"] = "Version"
-		values[":expected"] = &types.AttributeValueMemberN{Value: fmt.Sprintf("%d", expected)}
+		values[":expected"] = N(expected)
 	}
 
-	_, err = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                           aws.String(s.table),
-		Key:                                 map[string]types.AttributeValue{KeyAttribute: &types.AttributeValueMemberS{Value: inc.IncidentId}},
-		UpdateExpression:                    aws.String(update),
-		ConditionExpression:                 aws.String(condition),
+	err := s.client.Call(ctx, "UpdateItem", updateItemInput{
+		TableName:                           s.table,
+		Key:                                 map[string]Value{KeyAttribute: S(inc.IncidentId)},
+		UpdateExpression:                    update,
+		ConditionExpression:                 condition,
 		ExpressionAttributeNames:            names,
 		ExpressionAttributeValues:           values,
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
-	var failed *types.ConditionalCheckFailedException
+		ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+	}, nil)
+	var failed *awsapi.Error
 	switch {
-	case errors.As(err, &failed):
-		if len(failed.Item) == 0 {
-			return fmt.Errorf("save incident %s at version %d: %w", inc.IncidentId, expected, ErrNotFound)
-		}
-		var stored struct{ Version int64 }
-		if err := attributevalue.UnmarshalMap(failed.Item, &stored); err != nil {
+	case errors.As(err, &failed) && failed.Code == "ConditionalCheckFailedException":
+		var doc struct{ Item map[string]Value }
+		if err := json.Unmarshal(failed.Body, &doc); err != nil {
 			return fmt.Errorf("save incident %s: read stored version: %w", inc.IncidentId, err)
 		}
-		return &ConflictError{IncidentId: inc.IncidentId, Expected: expected, Stored: stored.Version}
+		if len(doc.Item) == 0 {
+			return fmt.Errorf("save incident %s at version %d: %w", inc.IncidentId, expected, ErrNotFound)
+		}
+		d := decoder{}
+		stored := d.int64(doc.Item, "Version")
+		if d.err != nil {
+			return fmt.Errorf("save incident %s: read stored version: %w", inc.IncidentId, d.err)
+		}
+		return &ConflictError{IncidentId: inc.IncidentId, Expected: expected, Stored: stored}
 	case err != nil:
 		return fmt.Errorf("save incident %s: %w", inc.IncidentId, err)
 	}
 	inc.Version = next.Version
 	return nil
-}
-
-func sortedKeys(m map[string]types.AttributeValue) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -14,10 +14,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/tracetest-aws/stepfunctions-cdk/internal/ddblocal"
+	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/awsapi"
 	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/domain"
 	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/storage"
 )
@@ -49,7 +51,16 @@ var tables atomic.Int64
 func newStore(t testing.TB) *storage.Store {
 	t.Helper()
 	table := newTable(t) // skips under -short, before server is used
-	return storage.New(server.Client(), table)
+	return storage.New(dynamo(), table)
+}
+
+// dynamo is a client of DynamoDB Local as the functions make theirs.
+func dynamo() *awsapi.Client {
+	return awsapi.New(awsapi.Config{
+		Region:      ddblocal.Region,
+		Credentials: aws.Credentials{AccessKeyID: "local", SecretAccessKey: "local"},
+		Endpoints:   map[string]string{awsapi.DynamoDB.ID: server.Endpoint},
+	}, awsapi.DynamoDB)
 }
 
 // newTable creates a fresh incidents table and returns its name.
@@ -282,7 +293,7 @@ func TestMissingTable(t *testing.T) {
 	if server == nil {
 		t.Skip("DynamoDB Local is not started under -short")
 	}
-	store := storage.New(server.Client(), "no-such-table")
+	store := storage.New(dynamo(), "no-such-table")
 	_, err := store.Load(context.Background(), "x")
 	if err == nil || errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("Load from a missing table = %v, want an error that is not ErrNotFound", err)
@@ -294,7 +305,7 @@ func TestMissingTable(t *testing.T) {
 func TestStoredForm(t *testing.T) {
 	ctx := context.Background()
 	table := newTable(t)
-	store := storage.New(server.Client(), table)
+	store := storage.New(dynamo(), table)
 	inc := incident(t, 1)
 	exam := inc.Exams[0].ExamId
 	if err := inc.BindTaskToken(exam, "secret-task-token"); err != nil {
@@ -338,5 +349,132 @@ func TestStoredForm(t *testing.T) {
 	}
 	if score, _ := examAttrs(raw())["Score"].(*types.AttributeValueMemberN); score == nil || score.Value != "0" {
 		t.Errorf("an exam scored 0 has Score %v, want the number 0", examAttrs(raw())["Score"])
+	}
+}
+
+// sdkItem is the stored form as the releases before this package wrote and
+// read it, with aws-sdk-go-v2's attributevalue: the reference the store's
+// own encoding is checked against, both ways.
+type sdkItem struct {
+	IncidentId          string
+	StudentId           string
+	IncidentDate        string
+	Exams               []sdkExam
+	ResolutionDate      string `dynamodbav:",omitempty"`
+	IncidentResolved    bool
+	AdminActionRequired bool
+	Failure             *struct{ Error, Cause string } `dynamodbav:",omitempty"`
+	Version             int64
+}
+
+type sdkExam struct {
+	ExamId             string
+	ExamDeadline       string
+	Score              *int `dynamodbav:",omitempty"`
+	NotificationSent   bool
+	Result             int
+	TaskTokenDigest    string `dynamodbav:",omitempty"`
+	EarlierMessageSent bool   `dynamodbav:",omitempty"`
+	ScoredBy           string `dynamodbav:",omitempty"`
+}
+
+// TestSameStoredFormAsSDK: incidents in every state the workflow gives them
+// are stored exactly as aws-sdk-go-v2's attributevalue marshals the same
+// item (so earlier releases read them), and items it marshalled load back
+// as the same incidents.
+func TestSameStoredFormAsSDK(t *testing.T) {
+	ctx := context.Background()
+	table := newTable(t)
+	store := storage.New(dynamo(), table)
+	sdk := server.Client()
+	raw := func(id string) map[string]types.AttributeValue {
+		t.Helper()
+		out, err := sdk.GetItem(ctx, &dynamodb.GetItemInput{
+			TableName: aws.String(table), ConsistentRead: aws.Bool(true),
+			Key: map[string]types.AttributeValue{storage.KeyAttribute: &types.AttributeValueMemberS{Value: id}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.Item
+	}
+
+	fresh := incident(t, 2)
+	none := incident(t, 0)
+	scored := incident(t, 3)
+	if err := scored.BindTaskToken(scored.Exams[0].ExamId, "token-0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := scored.RecordScore(scored.Exams[0].ExamId, "token-0", 0, "submission-0"); err != nil {
+		t.Fatal(err)
+	}
+	scored.Exams[1].NotificationSent = true
+	scored.Exams[1].EarlierMessageSent = true
+	resolved := incident(t, 1)
+	at := time.Date(2026, 5, 6, 7, 8, 9, 123000000, time.UTC)
+	resolved.ResolutionDate = &at
+	resolved.IncidentResolved = true
+	resolved.AdminActionRequired = true
+	resolved.Failure = &domain.Failure{Error: "States.TaskFailed", Cause: `{"errorMessage":"x \"quoted\" \u00e9"}`}
+
+	for name, inc := range map[string]domain.Incident{"fresh": fresh, "no exams": none, "scored": scored, "resolved with a failure": resolved} {
+		saved := inc.Clone()
+		if err := store.Save(ctx, &saved); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		got := raw(inc.IncidentId)
+		var decoded sdkItem
+		if err := attributevalue.UnmarshalMap(got, &decoded); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		want, err := attributevalue.MarshalMap(decoded)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: stored\n%v\nthe SDK marshals the same item as\n%v", name, got, want)
+		}
+
+		// Written by the SDK, read by the store.
+		decoded.IncidentId += "-sdk"
+		item, err := attributevalue.MarshalMap(decoded)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sdk.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: item}); err != nil {
+			t.Fatal(err)
+		}
+		loaded, err := store.Load(ctx, decoded.IncidentId)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		loaded.IncidentId = saved.IncidentId
+		if !reflect.DeepEqual(loaded, saved) {
+			t.Errorf("%s: the SDK's item loads as\n%+v\nwant\n%+v", name, loaded, saved)
+		}
+	}
+}
+
+// TestMalformedItem: an attribute of the wrong type fails the load, naming
+// it, instead of loading a half-read incident.
+func TestMalformedItem(t *testing.T) {
+	ctx := context.Background()
+	table := newTable(t)
+	for name, item := range map[string]map[string]types.AttributeValue{
+		"Version": {"Version": &types.AttributeValueMemberS{Value: "1"}},
+		"Exams[0].ExamDeadline": {"Exams": &types.AttributeValueMemberL{Value: []types.AttributeValue{
+			&types.AttributeValueMemberM{Value: map[string]types.AttributeValue{"ExamDeadline": &types.AttributeValueMemberN{Value: "1"}}}}}},
+		"StudentId": {"StudentId": &types.AttributeValueMemberSS{Value: []string{"a"}}},
+	} {
+		id := fmt.Sprintf("bad-%d", len(name))
+		item[storage.KeyAttribute] = &types.AttributeValueMemberS{Value: id}
+		if _, err := server.Client().PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: item}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := storage.New(dynamo(), table).Load(ctx, id)
+		if err == nil || !strings.Contains(err.Error(), name+" is of type") {
+			t.Errorf("%s of the wrong type: err = %v, want one naming it", name, err)
+
+		}
 	}
 }

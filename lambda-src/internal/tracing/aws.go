@@ -1,88 +1,53 @@
 package tracing
 
-import (
-	"context"
-	"reflect"
+import "context"
 
-	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/smithy-go/middleware"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
-)
-
-// Middleware ids, so that a second Instrument adds nothing.
-const (
-	subsegmentID = "tracing.Subsegment"
-	headerID     = "tracing.TraceHeader"
-)
-
-// addMiddleware adds to an operation's stack the subsegment around the whole
-// call (all attempts, at the end of the Initialize step, where the service id,
-// operation and region are known) and the trace header on every attempt (in
-// the Deserialize step, after signing: the header is not signed).
-func addMiddleware(stack *middleware.Stack) error {
-	if _, ok := stack.Initialize.Get(subsegmentID); ok {
-		return nil
-	}
-	if err := stack.Initialize.Add(middleware.InitializeMiddlewareFunc(subsegmentID, recordCall), middleware.After); err != nil {
-		return err
-	}
-	return stack.Deserialize.Add(middleware.DeserializeMiddlewareFunc(headerID, passTrace), middleware.Before)
+// AWSCall is an AWS API call being recorded: a subsegment named after the
+// service id (DynamoDB, SFN, SESv2, Secrets Manager) in namespace aws, with
+// aws.operation, aws.region, aws.table_name (when the call names a table),
+// aws.request_id, aws.retries (when the call was retried), the HTTP status
+// of the last answer, and the error, throttle and fault flags. A nil
+// *AWSCall (no sampled trace) records nothing.
+type AWSCall struct {
+	s    *segment
+	data *awsData
 }
 
-func recordCall(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (
-	out middleware.InitializeOutput, metadata middleware.Metadata, err error,
-) {
-	ctx, s := begin(ctx, awsmiddleware.GetServiceID(ctx))
+// BeginAWSCall starts recording a call of operation of service. The
+// returned context carries the call: HeaderFrom gives the trace header that
+// passes it on to the service.
+func BeginAWSCall(ctx context.Context, service, operation, region, table string) (context.Context, *AWSCall) {
+	ctx, s := begin(ctx, service)
 	if s == nil {
-		return next.HandleInitialize(ctx, in)
+		return ctx, nil
 	}
 	s.doc.Namespace = "aws"
-	data := &awsData{
-		Operation: awsmiddleware.GetOperationName(ctx),
-		Region:    awsmiddleware.GetRegion(ctx),
-		TableName: stringField(in.Parameters, "TableName"),
-		QueueURL:  stringField(in.Parameters, "QueueUrl"),
-	}
+	data := &awsData{Operation: operation, Region: region, TableName: table}
 	s.doc.AWS = data
+	return ctx, &AWSCall{s: s, data: data}
+}
 
-	out, metadata, err = next.HandleInitialize(ctx, in)
-
-	if id, ok := awsmiddleware.GetRequestIDMetadata(metadata); ok {
-		data.RequestID = id
+// End closes the call's subsegment with its last answer's status (0 when it
+// got none) and length, the request id, how many times it was retried and
+// its error, and sends it.
+func (c *AWSCall) End(status int, contentLength int64, requestID string, retries int, err error) {
+	if c == nil {
+		return
 	}
-	if attempts, ok := retry.GetAttemptResults(metadata); ok && len(attempts.Results) > 1 {
-		data.Retries = len(attempts.Results) - 1
-	}
+	c.data.RequestID = requestID
+	c.data.Retries = retries
 	var resp *httpResponse
-	if raw, ok := awsmiddleware.GetRawResponse(metadata).(*smithyhttp.Response); ok && raw != nil {
-		resp = &httpResponse{Status: raw.StatusCode, ContentLength: max(raw.ContentLength, 0)}
+	if status != 0 {
+		resp = &httpResponse{Status: status, ContentLength: max(contentLength, 0)}
 	}
-	s.end(resp, err)
-	return out, metadata, err
+	c.s.end(resp, err)
 }
 
-func passTrace(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (
-	middleware.DeserializeOutput, middleware.Metadata, error,
-) {
+// HeaderFrom returns the X-Amzn-Trace-Id header for a call made in ctx (the
+// subsegment in ctx as its parent), or "" when ctx holds none.
+func HeaderFrom(ctx context.Context) string {
 	if s, ok := ctx.Value(contextKey{}).(*segment); ok {
-		if req, ok := in.Request.(*smithyhttp.Request); ok {
-			req.Header.Set("X-Amzn-Trace-Id", s.downstream())
-		}
+		return s.downstream()
 	}
-	return next.HandleDeserialize(ctx, in)
-}
-
-// stringField returns the string pointed to by the field name of the
-// operation input params (a pointer to a struct), or "".
-func stringField(params any, name string) string {
-	v := reflect.ValueOf(params)
-	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
-		return ""
-	}
-	f := v.Elem().FieldByName(name)
-	if !f.IsValid() || f.Kind() != reflect.Pointer || f.IsNil() || f.Elem().Kind() != reflect.String {
-		return ""
-	}
-	return f.Elem().String()
+	return ""
 }

@@ -48,6 +48,8 @@ var explained = []explanation{
 		"the SDK recorded the stack of its own middleware (where the error was seen, not where it happened); Tracetest does not read cause"},
 	{"document", "SFN", "cause.exceptions[0].type",
 		"the service's error code (TaskTimedOut, InternalFailure) instead of the Go type of the SDK's error wrapper (http.ResponseError, retry.MaxAttemptsError); Tracetest does not read cause"},
+	{"document", "SFN", "cause.exceptions[0].message",
+		"the error reads \"Code: message\" whether or not the SDK had a type for the code (it wrote \"api error InternalFailure: ...\" for codes it had none for); awsapi has no per-code types; Tracetest does not read cause"},
 	{"document", "SFN", "cause.exceptions[0].remote",
 		"true when the service answered the error (it has a request id); the SDK checked only aws-sdk-go v1 errors, so never set it for v2 calls; Tracetest does not read cause"},
 }

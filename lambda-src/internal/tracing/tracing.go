@@ -18,8 +18,6 @@ package tracing
 import (
 	"context"
 	"fmt"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
 // NotificationSegment is the name of the subsegment that records a
@@ -29,16 +27,6 @@ const NotificationSegment = "NotificationData"
 // metadataNamespace is the namespace of NotificationData's metadata: Tracetest
 // makes it the span attribute aws.xray.metadata.default.
 const metadataNamespace = "default"
-
-// Instrument makes every AWS call of clients built from cfg a subsegment
-// named after the service id (DynamoDB, SFN, SESv2, ...) in namespace aws,
-// with aws.operation, aws.region, aws.request_id, aws.table_name (when the
-// input names a table), aws.retries (when the call was retried), the HTTP
-// status, and the error, throttle and fault flags. It also passes the trace on
-// to the service in the X-Amzn-Trace-Id header. Calling it twice is harmless.
-func Instrument(cfg *aws.Config) {
-	cfg.APIOptions = append(cfg.APIOptions, addMiddleware)
-}
 
 // Notification is what the NotificationData subsegment records, as metadata
 // in the default namespace. Empty fields are left out, so a caller that must

@@ -17,21 +17,30 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sfn"
-	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/google/uuid"
 
+	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/awsapi"
 	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/domain"
 	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/handler"
 	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/storage"
 )
 
-// SFNAPI is the part of the Step Functions client SubmitExam uses.
+// SFNAPI calls Step Functions (SendTaskHeartbeat, SendTaskSuccess): an
+// *awsapi.Client of awsapi.SFN.
 type SFNAPI interface {
-	SendTaskHeartbeat(ctx context.Context, in *sfn.SendTaskHeartbeatInput, opts ...func(*sfn.Options)) (*sfn.SendTaskHeartbeatOutput, error)
-	SendTaskSuccess(ctx context.Context, in *sfn.SendTaskSuccessInput, opts ...func(*sfn.Options)) (*sfn.SendTaskSuccessOutput, error)
+	Call(ctx context.Context, operation string, in, out any, opts ...awsapi.Option) error
 }
+
+// taskToken is SendTaskHeartbeat's input; taskSuccess SendTaskSuccess's.
+type (
+	taskToken struct {
+		TaskToken string `json:"taskToken"`
+	}
+	taskSuccess struct {
+		TaskToken string `json:"taskToken"`
+		Output    string `json:"output"`
+	}
+)
 
 // How SendTaskSuccess is retried by default: attempts of at most
 // DefaultCallbackTimeout each, DefaultCallbackBackoff apart and doubling.
@@ -71,7 +80,7 @@ func NewSubmitExam(ctx context.Context, getenv handler.Getenv) (*SubmitExam, err
 	if err != nil {
 		return nil, err
 	}
-	return &SubmitExam{Store: store, SFN: sfn.NewFromConfig(cfg), Log: handler.NewLogger(), AllowOrigin: origin}, nil
+	return &SubmitExam{Store: store, SFN: awsapi.New(cfg, awsapi.SFN), Log: handler.NewLogger(), AllowOrigin: origin}, nil
 }
 
 // parseOrigin checks a CORS_ALLOW_ORIGIN value: "*" (the default) or a
@@ -240,7 +249,7 @@ func (h *SubmitExam) Handle(ctx context.Context, req events.APIGatewayProxyReque
 			return nil
 		}
 		checked = true
-		if _, err := h.SFN.SendTaskHeartbeat(ctx, &sfn.SendTaskHeartbeatInput{TaskToken: aws.String(sub.TaskToken)}); err != nil {
+		if err := h.SFN.Call(ctx, "SendTaskHeartbeat", taskToken{sub.TaskToken}, nil); err != nil {
 			return &heartbeatError{err: err}
 		}
 		return nil
@@ -266,8 +275,7 @@ func (h *SubmitExam) Handle(ctx context.Context, req events.APIGatewayProxyReque
 		}
 		return h.fail(http.StatusConflict, "TaskToken: %s", tokenReason(err)), nil
 	case refusedAfterUncertain:
-		var gone *sfntypes.TaskDoesNotExist
-		if errors.As(err, &gone) {
+		if awsapi.ErrorCode(err) == "TaskDoesNotExist" {
 			// The attempt that timed out completed the task: nothing else
 			// holds the token.
 			return h.respond(http.StatusOK, saved), nil
@@ -314,8 +322,7 @@ func (h *SubmitExam) callback(ctx context.Context, token, output string) (callba
 	if delay <= 0 {
 		delay = DefaultCallbackBackoff
 	}
-	in := &sfn.SendTaskSuccessInput{TaskToken: aws.String(token), Output: aws.String(output)}
-	noRetries := func(o *sfn.Options) { o.Retryer = aws.NopRetryer{} }
+	in := taskSuccess{TaskToken: token, Output: output}
 	uncertain := false
 	var last error
 	for attempt := 1; attempt <= attempts; attempt++ {
@@ -331,7 +338,7 @@ func (h *SubmitExam) callback(ctx context.Context, token, output string) (callba
 			delay *= 2
 		}
 		actx, cancel := context.WithTimeout(ctx, timeout)
-		_, err := h.SFN.SendTaskSuccess(actx, in, noRetries)
+		err := h.SFN.Call(actx, "SendTaskSuccess", in, nil, awsapi.MaxAttempts(1))
 		attemptTimedOut := actx.Err() != nil && ctx.Err() == nil
 		cancel()
 		switch {
@@ -398,23 +405,18 @@ func invalidMessage(err error) string {
 // tokenRefused reports whether Step Functions refused the token itself:
 // spent, expired or malformed.
 func tokenRefused(err error) bool {
-	var (
-		gone    *sfntypes.TaskDoesNotExist
-		timeout *sfntypes.TaskTimedOut
-		invalid *sfntypes.InvalidToken
-	)
-	return errors.As(err, &gone) || errors.As(err, &timeout) || errors.As(err, &invalid)
+	switch awsapi.ErrorCode(err) {
+	case "TaskDoesNotExist", "TaskTimedOut", "InvalidToken":
+		return true
+	}
+	return false
 }
 
 func tokenReason(err error) string {
-	var (
-		gone    *sfntypes.TaskDoesNotExist
-		timeout *sfntypes.TaskTimedOut
-	)
-	switch {
-	case errors.As(err, &gone):
+	switch awsapi.ErrorCode(err) {
+	case "TaskDoesNotExist":
 		return "the task does not exist or was already completed"
-	case errors.As(err, &timeout):
+	case "TaskTimedOut":
 		return "the exam window has closed"
 	}
 	return "the token is not valid"

@@ -1,7 +1,6 @@
 // Package sendgrid is SendNotification's sendgrid mode: the exam instructions
 // by email through SendGrid's v3 HTTP API, with the API key read once, at
-// start-up, from the Secrets Manager secret SENDGRID_SECRET_ARN. It links the
-// Secrets Manager client, and only the binaries that serve the mode link it.
+// start-up, from the Secrets Manager secret SENDGRID_SECRET_ARN.
 package sendgrid
 
 import (
@@ -15,9 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-
+	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/awsapi"
 	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/notify"
 )
 
@@ -27,12 +24,12 @@ const Endpoint = "https://api.sendgrid.com/v3/mail/send"
 // Mode is NOTIFICATION_MODE=sendgrid.
 var Mode = notify.Mode{
 	Name: "sendgrid",
-	NewSender: func(ctx context.Context, cfg aws.Config, from, to string, getenv func(string) string) (notify.Sender, error) {
+	NewSender: func(ctx context.Context, cfg awsapi.Config, from, to string, getenv func(string) string) (notify.Sender, error) {
 		arn := getenv("SENDGRID_SECRET_ARN")
 		if arn == "" {
 			return nil, errors.New("NOTIFICATION_MODE sendgrid needs SENDGRID_SECRET_ARN")
 		}
-		key, err := Key(ctx, secretsmanager.NewFromConfig(cfg), arn)
+		key, err := Key(ctx, awsapi.New(cfg, awsapi.SecretsManager), arn)
 		if err != nil {
 			return nil, err
 		}
@@ -99,19 +96,20 @@ func (s Sender) Send(ctx context.Context, m notify.Message) error {
 	return nil
 }
 
-// SecretsAPI is the part of the Secrets Manager client Key uses.
+// SecretsAPI calls Secrets Manager: an *awsapi.Client of
+// awsapi.SecretsManager.
 type SecretsAPI interface {
-	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+	Call(ctx context.Context, operation string, in, out any, opts ...awsapi.Option) error
 }
 
 // Key reads the SendGrid API key from the secret arn. The secret is either the
 // bare key or a JSON object with an "apiKey" field.
 func Key(ctx context.Context, client SecretsAPI, arn string) (string, error) {
-	out, err := client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
-	if err != nil {
+	var out struct{ SecretString string }
+	if err := client.Call(ctx, "GetSecretValue", struct{ SecretId string }{arn}, &out); err != nil {
 		return "", fmt.Errorf("read SendGrid API key from %s: %w", arn, err)
 	}
-	value := strings.TrimSpace(aws.ToString(out.SecretString))
+	value := strings.TrimSpace(out.SecretString)
 	if strings.HasPrefix(value, "{") {
 		var doc struct {
 			APIKey string `json:"apiKey"`

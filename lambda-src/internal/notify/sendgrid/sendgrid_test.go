@@ -7,12 +7,15 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/awsapi"
 	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/notify"
 	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/notify/notifytest"
 )
@@ -60,36 +63,68 @@ func TestSendGrid(t *testing.T) {
 	}
 }
 
-// fakeSecrets stands in for Secrets Manager, which has no local implementation.
-type fakeSecrets struct {
-	value string
-	err   error
-}
-
-func (f fakeSecrets) GetSecretValue(_ context.Context, in *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
-	return &secretsmanager.GetSecretValueOutput{SecretString: aws.String(f.value)}, f.err
+// secretsManager stands in for Secrets Manager, which has no local
+// implementation, at the HTTP boundary: it answers GetSecretValue with value
+// (or with status and an error), and checks the request is the one
+// aws-sdk-go-v2's client sends.
+func secretsManager(t *testing.T, value string, status int) awsapi.Config {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in map[string]any
+		json.NewDecoder(r.Body).Decode(&in)
+		if r.Header.Get("X-Amz-Target") != "secretsmanager.GetSecretValue" || r.Header.Get("Content-Type") != "application/x-amz-json-1.1" ||
+			!reflect.DeepEqual(in, map[string]any{"SecretId": "arn:aws:secretsmanager:us-east-1:1:secret:sg"}) {
+			t.Errorf("request %v %v", r.Header, in)
+		}
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		if status != 0 {
+			w.WriteHeader(status)
+			io.WriteString(w, `{"__type":"AccessDeniedException","Message":"not authorized"}`)
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]string{"ARN": "arn", "Name": "sg", "SecretString": value, "VersionId": "v"})
+	}))
+	t.Cleanup(srv.Close)
+	return awsapi.Config{
+		Region: "us-east-1", Credentials: aws.Credentials{AccessKeyID: "a", SecretAccessKey: "s"},
+		Endpoints: map[string]string{awsapi.SecretsManager.ID: srv.URL},
+		Retryer: func(awsapi.Service) aws.RetryerV2 {
+			return retry.NewStandard(func(o *retry.StandardOptions) { o.MaxAttempts = 1 })
+		},
+	}
 }
 
 func TestKey(t *testing.T) {
 	tests := []struct {
-		name    string
-		secrets fakeSecrets
-		want    string
+		name   string
+		value  string
+		status int
+		want   string
 	}{
-		{"bare key", fakeSecrets{value: " SG.abc \n"}, "SG.abc"},
-		{"json", fakeSecrets{value: `{"apiKey":"SG.json"}`}, "SG.json"},
-		{"json without key", fakeSecrets{value: `{"other":"x"}`}, ""},
-		{"empty", fakeSecrets{value: ""}, ""},
-		{"bad json", fakeSecrets{value: `{`}, ""},
-		{"denied", fakeSecrets{err: errors.New("AccessDenied")}, ""},
+		{"bare key", " SG.abc \n", 0, "SG.abc"},
+		{"json", `{"apiKey":"SG.json"}`, 0, "SG.json"},
+		{"json without key", `{"other":"x"}`, 0, ""},
+		{"empty", "", 0, ""},
+		{"bad json", `{`, 0, ""},
+		{"denied", "", http.StatusBadRequest, ""},
 	}
 	for _, tt := range tests {
-		key, err := Key(context.Background(), tt.secrets, "arn:aws:secretsmanager:us-east-1:1:secret:sg")
+		cfg := secretsManager(t, tt.value, tt.status)
+		key, err := Key(context.Background(), awsapi.New(cfg, awsapi.SecretsManager), "arn:aws:secretsmanager:us-east-1:1:secret:sg")
 		if key != tt.want || (err == nil) != (tt.want != "") {
 			t.Errorf("%s: key %q err %v, want %q", tt.name, key, err, tt.want)
 		}
 		if err != nil && !strings.Contains(err.Error(), "secret:sg") {
 			t.Errorf("%s: error %v does not name the secret", tt.name, err)
+		}
+
+		// The SDK's client reads the same answer as the same secret string.
+		sdk := secretsmanager.New(secretsmanager.Options{Region: cfg.Region, BaseEndpoint: aws.String(cfg.Endpoints[awsapi.SecretsManager.ID]),
+			Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return cfg.Credentials, nil }),
+			Retryer:     aws.NopRetryer{}})
+		out, err := sdk.GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{SecretId: aws.String("arn:aws:secretsmanager:us-east-1:1:secret:sg")})
+		if (err == nil) != (tt.status == 0) || (err == nil && aws.ToString(out.SecretString) != tt.value) {
+			t.Errorf("%s: the SDK reads %v, %v", tt.name, out, err)
 		}
 	}
 }
