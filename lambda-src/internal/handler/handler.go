@@ -6,9 +6,9 @@
 //
 // SendNotification (package notification), SubmitExam (package submit) and
 // RegisterIncident (package register) live in subpackages, so that each
-// function's binary links only the AWS clients it calls: RegisterIncident
-// none, the three tasks here DynamoDB, SendNotification DynamoDB, SES and
-// Secrets Manager, SubmitExam DynamoDB and Step Functions.
+// function's binary links only what it calls: RegisterIncident no AWS code,
+// the three tasks here DynamoDB, SendNotification DynamoDB and its email
+// modes, SubmitExam DynamoDB and Step Functions (all through awsapi).
 //
 // Every handler is safe to run twice with the same input, which Step
 // Functions' Retry does when an invocation fails after the function ran

@@ -14,8 +14,8 @@
 //
 // A second reference, hellodynamodb (hello world with an aws-sdk-go-v2
 // DynamoDB client made at start-up and never called), shows what linking and
-// initializing that client costs before any code of ours: the floor of every
-// function that uses DynamoDB.
+// initializing the SDK's generated client costs: what the functions saved by
+// calling DynamoDB through lambda-src/internal/awsapi instead.
 //
 // Runs are interleaved (one of each binary per round) so that the load of a
 // shared machine spreads evenly; the table shows medians and the ratio to the

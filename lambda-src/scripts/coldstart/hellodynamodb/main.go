@@ -1,7 +1,7 @@
 // Command hellodynamodb is hello world with a DynamoDB client of aws-sdk-go-v2
 // made at start-up and never called: the second reference of the cold-start
 // benchmark, what linking and initializing the SDK's DynamoDB client costs
-// before any code of ours (docs/BENCHMARKS.md).
+// (the functions call DynamoDB through awsapi instead; docs/BENCHMARKS.md).
 package main
 
 import (
