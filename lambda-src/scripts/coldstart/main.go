@@ -15,7 +15,10 @@
 // A second reference, hellodynamodb (hello world with an aws-sdk-go-v2
 // DynamoDB client made at start-up and never called), shows what linking and
 // initializing the SDK's generated client costs: what the functions saved by
-// calling DynamoDB through lambda-src/internal/awsapi instead.
+// calling DynamoDB through lambda-src/internal/awsapi instead. A third,
+// hellocall (hello world making one plain HTTP GetItem to DynamoDB Local
+// when given an incident), shows what a process's first request costs with no
+// AWS code: the floor of the "call" rows.
 //
 // Runs are interleaved (one of each binary per round) so that the load of a
 // shared machine spreads evenly; the table shows medians and the ratio to the
@@ -101,7 +104,7 @@ func run(runs int, rie string, compare []string) error {
 		out := filepath.Join(tmp, fmt.Sprint(i))
 		pkgs := []string{"./lambda-src/cmd/..."}
 		if i == 0 {
-			pkgs = append(pkgs, "./lambda-src/scripts/coldstart/hello", "./lambda-src/scripts/coldstart/hellodynamodb")
+			pkgs = append(pkgs, "./lambda-src/scripts/coldstart/hello", "./lambda-src/scripts/coldstart/hellodynamodb", "./lambda-src/scripts/coldstart/hellocall")
 		}
 		if err := build(set.dir, out, pkgs); err != nil {
 			return err
@@ -185,6 +188,7 @@ func run(runs int, rie string, compare []string) error {
 var rejected = map[string]string{
 	"hello":                     `{}`,
 	"hellodynamodb":             `{}`,
+	"hellocall":                 `{}`,
 	"registerincident":          `{"StudentId":""}`,
 	"scheduleexam":              `{}`,
 	"sendnotification":          `{}`,
@@ -200,6 +204,7 @@ var rejected = map[string]string{
 // time, so that the functions that store read a missing item and write it.
 var working = map[string]func() []byte{
 	"hello":                    func() []byte { return newIncident() },
+	"hellocall":                newIncident,
 	"registerincident":         func() []byte { return []byte(`{"StudentId":"bench"}`) },
 	"scheduleexam":             newIncident,
 	"takeadministrativeaction": newIncident,
