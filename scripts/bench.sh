@@ -190,7 +190,7 @@ verdict() { awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN { ok = (op == "<=") ? (v +
   cat "$work/sizes.txt"
   echo '```'
   echo
-  echo "#### Lambda cold start under aws-lambda-rie (\`go run ./lambda-src/scripts/coldstart -n 15\`)"
+  echo "#### Lambda cold start under aws-lambda-rie (\`go run ./lambda-src/scripts/coldstart -n 101\`)"
   echo
   cat "$work/coldstart.md"
   echo
