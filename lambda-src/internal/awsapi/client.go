@@ -184,15 +184,17 @@ func (c *Client) call(ctx context.Context, operation, method, path string, in, o
 // while its quota lasts, after its backoff.
 func (c *Client) attempts(ctx context.Context, retryer aws.RetryerV2, operation, method, path string, body []byte, out any) (attempt, int, error) {
 	releaseRetry := func(error) error { return nil }
+	var last attempt // the last attempt's answer, for the call's subsegment
 	for n := 1; ; n++ {
 		if err := ctx.Err(); err != nil {
-			return attempt{}, n - 1, &aws.RequestCanceledError{Err: err}
+			return last, n - 1, &aws.RequestCanceledError{Err: err}
 		}
 		releaseAttempt, err := retryer.GetAttemptToken(ctx)
 		if err != nil {
-			return attempt{}, n - 1, fmt.Errorf("failed to get retry Send token, %w", err)
+			return last, n - 1, fmt.Errorf("failed to get retry Send token, %w", err)
 		}
-		last, err := c.attempt(ctx, operation, method, path, body, out)
+		got, err := c.attempt(ctx, operation, method, path, body, out)
+		last = got
 		releaseRetry(err)
 		releaseAttempt(err)
 		if err == nil || !retryer.IsErrorRetryable(err) {
