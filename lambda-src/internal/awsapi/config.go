@@ -32,10 +32,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -116,7 +117,7 @@ func load(environ []string) (Config, error) {
 		errs = append(errs, errors.New("AWS_USE_DUALSTACK_ENDPOINT=true: not supported by these functions; "+
 			"set AWS_ENDPOINT_URL_<SERVICE> to the dual-stack endpoints instead"))
 	}
-	for _, name := range sortedNames(env) {
+	for _, name := range slices.Sorted(maps.Keys(env)) {
 		service, ok := strings.CutPrefix(name, endpointPrefix+"_")
 		if (!ok && name != endpointPrefix) || env[name] == "" {
 			continue
@@ -197,15 +198,6 @@ func boolean(getenv func(string) string, name string) (bool, error) {
 	default:
 		return false, fmt.Errorf("%s=%s: want true or false", name, v)
 	}
-}
-
-func sortedNames(env map[string]string) []string {
-	names := make([]string, 0, len(env))
-	for n := range env {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }
 
 func firstOf(getenv func(string) string, names ...string) string {

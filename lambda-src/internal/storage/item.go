@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strconv"
 )
 
@@ -263,15 +262,4 @@ func (d *decoder) mapAt(v Value, path string) map[string]Value {
 		d.fail(fmt.Errorf("%s is of type %s, want M", path, v.kind))
 		return nil
 	}
-}
-
-// sortedKeys lists m's keys in order, for updates that read the same every
-// time.
-func sortedKeys(m map[string]Value) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -206,7 +208,8 @@ func (s *Store) Save(ctx context.Context, inc *domain.Incident) error {
 	names := map[string]string{}
 	values := map[string]Value{}
 	var set []string
-	for _, name := range sortedKeys(attrs) {
+	// In order, so that the same incident always makes the same update.
+	for _, name := range slices.Sorted(maps.Keys(attrs)) {
 		placeholder := fmt.Sprintf("%d", len(set))
 		names["#a"+placeholder] = name
 		values[":a"+placeholder] = attrs[name]
