@@ -181,8 +181,8 @@ func startHarness(ctx context.Context, app *appConfig) (h *harness, err error) {
 	}
 	doors := map[string]net.Listener{}
 	for _, m := range []string{mainMachine, shortMachine} {
-		if doors[m], err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
-			return h, fmt.Errorf("listen on 127.0.0.1: %w", err)
+		if doors[m], err = listenLocal(); err != nil {
+			return h, err
 		}
 		h.apis[m] = "http://" + doors[m].Addr().String()
 	}
@@ -282,9 +282,9 @@ func repoRoot() (string, error) {
 
 // serve runs handler on a new 127.0.0.1 port and returns its base URL.
 func (h *harness) serve(handler http.Handler) (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := listenLocal()
 	if err != nil {
-		return "", fmt.Errorf("listen on 127.0.0.1: %w", err)
+		return "", err
 	}
 	h.serveOn(l, handler)
 	return "http://" + l.Addr().String(), nil
@@ -627,6 +627,14 @@ func (h *harness) tryStartInstance(f *function, dir string) (*instance, error) {
 	if err := waitTCP(p, rieAddr, 10*time.Second); err != nil {
 		p.stop()
 		return nil, err
+	}
+	// A program of another test binary may have taken the port between freePorts and the
+	// emulator's bind: then the emulator exits at once ("address already in use") and what
+	// answered waitTCP is that program, not the function. startInstance retries.
+	time.Sleep(50 * time.Millisecond)
+	if exited, perr := p.exited(); exited {
+		p.stop()
+		return nil, fmt.Errorf("%s exited after starting (%v): another program holds %s", p.name, perr, rieAddr)
 	}
 	i.proc, i.ready = p, time.Now()
 	return i, nil

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -178,6 +179,34 @@ func freePorts(n int) ([]int, error) {
 		}
 	}
 	return ports, nil
+}
+
+// listenLocal listens on a free port of 127.0.0.1 that freePorts has not handed out: the
+// kernel may give a port freePorts found free (and closed) to the next listener, and a
+// server there would answer in place of the emulator that was meant to bind it (seen
+// once as a DynamoDB proxy answering a Lambda invoke). The port is marked as handed out.
+func listenLocal() (net.Listener, error) {
+	portMu.Lock()
+	defer portMu.Unlock()
+	var reserved []net.Listener
+	defer func() {
+		for _, l := range reserved {
+			l.Close()
+		}
+	}()
+	for tries := 0; tries <= 100; tries++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("listen on 127.0.0.1: %w", err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		if !portsUsed[port] {
+			portsUsed[port] = true
+			return l, nil
+		}
+		reserved = append(reserved, l) // held until a port is found, so it is not offered again
+	}
+	return nil, errors.New("listen on 127.0.0.1: every port offered was handed out already")
 }
 
 // waitTCP waits until something accepts connections on addr, or p exits, or the timeout.
