@@ -217,6 +217,9 @@ type noDelay struct{ aws.RetryerV2 }
 
 func (noDelay) RetryDelay(int, error) (time.Duration, error) { return 0, nil }
 
+// noDelays is the standard retry policy of s without its waits.
+func noDelays(s Service) aws.RetryerV2 { return noDelay{DefaultRetryer(aws.RetryModeStandard, s)} }
+
 // sdkNoDelay is the same for an SDK client's policy.
 type sdkNoDelay struct{ aws.Retryer }
 

@@ -27,18 +27,35 @@ import (
 	"github.com/tracetest-aws/stepfunctions-cdk/internal/ddblocal"
 )
 
+// countingServer starts a server that reads each request and answers it with
+// serve, given the request's number since the last count, and returns its URL
+// and count, which returns that number and starts again from 0.
+func countingServer(t *testing.T, serve func(w http.ResponseWriter, attempt int)) (string, func() int) {
+	t.Helper()
+	var mu sync.Mutex
+	n := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		n++
+		attempt := n
+		mu.Unlock()
+		serve(w, attempt)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, func() int { mu.Lock(); defer mu.Unlock(); c := n; n = 0; return c }
+}
+
 // answering starts a server that answers every request with status and body
 // (JSON) and returns its URL.
 func answering(t *testing.T, status int, body string) string {
 	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
+	url, _ := countingServer(t, func(w http.ResponseWriter, _ int) {
 		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
 		w.WriteHeader(status)
 		io.WriteString(w, body)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL
+	})
+	return url
 }
 
 // errorAnswer is one error answer a service may give.
@@ -65,13 +82,7 @@ var errorAnswers = []errorAnswer{
 // serveErrors answers every request with a, counting requests.
 func serveErrors(t *testing.T, a errorAnswer) (string, func() int) {
 	t.Helper()
-	var mu sync.Mutex
-	n := 0
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		mu.Lock()
-		n++
-		mu.Unlock()
+	return countingServer(t, func(w http.ResponseWriter, _ int) {
 		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
 		w.Header().Set("X-Amzn-Requestid", "req-1")
 		for k, v := range a.header {
@@ -79,9 +90,7 @@ func serveErrors(t *testing.T, a errorAnswer) (string, func() int) {
 		}
 		w.WriteHeader(a.status)
 		io.WriteString(w, a.body)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL, func() int { mu.Lock(); defer mu.Unlock(); c := n; n = 0; return c }
+	})
 }
 
 // TestErrorAnswers: every error answer reads as the same code, and is
@@ -97,7 +106,7 @@ func TestErrorAnswers(t *testing.T) {
 			t.Fatal(err)
 		}
 		cfg.BaseEndpoint = url
-		cfg.Retryer = func(s Service) aws.RetryerV2 { return noDelay{DefaultRetryer(aws.RetryModeStandard, s)} }
+		cfg.Retryer = noDelays
 		sdkCfg := aws.Config{Region: cfg.Region, Credentials: aws.NewCredentialsCache(staticCreds(cfg.Credentials)), BaseEndpoint: aws.String(url)}
 
 		for _, svc := range []string{"SFN", "SESv2"} {
@@ -195,23 +204,13 @@ func TestTransportFaults(t *testing.T) {
 		{"not JSON", func(w http.ResponseWriter, attempt int) { writeOK(w, `<html>`) }, 1, "deserialize answer"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			var mu sync.Mutex
-			attempts := 0
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				io.Copy(io.Discard, r.Body)
-				mu.Lock()
-				attempts++
-				n := attempts
-				mu.Unlock()
-				tt.serve(w, n)
-			}))
-			defer srv.Close()
+			url, count := countingServer(t, tt.serve)
 			cfg, _ := Load(context.Background())
-			cfg.BaseEndpoint = srv.URL
-			cfg.Retryer = func(s Service) aws.RetryerV2 { return noDelay{DefaultRetryer(aws.RetryModeStandard, s)} }
+			cfg.BaseEndpoint = url
+			cfg.Retryer = noDelays
 			var out map[string]any
 			err := New(cfg, DynamoDB).Call(context.Background(), "GetItem", nil, &out)
-			switch {
+			switch attempts := count(); {
 			case tt.want == "" && err != nil, tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
 				t.Errorf("err = %v, want %q", err, tt.want)
 			case attempts != tt.attempts:
@@ -358,7 +357,7 @@ func TestTraced(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Retryer = func(s Service) aws.RetryerV2 { return noDelay{DefaultRetryer(aws.RetryModeStandard, s)} }
+	cfg.Retryer = noDelays
 
 	const traceID, lambdaID = "1-6790a2b0-0123456789abcdef01234567", "53995c3f42cd8ad8"
 	ctx := context.WithValue(context.Background(), "x-amzn-trace-id", "Root="+traceID+";Parent="+lambdaID+";Sampled=1;Lineage=a87bd80c:0")
