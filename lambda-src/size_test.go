@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tracetest-aws/stepfunctions-cdk/constructs/workflow/lambdabuild"
 )
 
 // maxBytes is the budget of one function binary: 10 MB (decimal, as the
@@ -24,8 +26,8 @@ func TestFunctionSizes(t *testing.T) {
 		t.Skip("builds the six functions")
 	}
 	out := t.TempDir()
-	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-buildvcs=false",
-		"-ldflags=-s -w -buildid=", "-o", out+string(filepath.Separator), "./cmd/...")
+	args := append(append([]string{"build"}, lambdabuild.BuildFlags()...), "-o", out+string(filepath.Separator), "./cmd/...")
+	cmd := exec.Command("go", args...)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64", "GOFLAGS=-mod=readonly")
 	if output, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./lambda-src/cmd/...: %v\n%s", err, output)

@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -tags lambda.norpc -trimpath -buildvcs=false \
+CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -tags lambda.norpc -trimpath -buildvcs=false -gcflags=all=-dwarf=false \
   -ldflags="-s -w -buildid=" -o "$out/" ./lambda-src/cmd/... ./lambda-src/scripts/coldstart/hello
 printf '%-26s %12s %8s\n' function bytes MB
 for f in "$out"/*; do

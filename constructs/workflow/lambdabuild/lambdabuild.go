@@ -45,6 +45,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -88,8 +89,15 @@ type Options struct {
 // for awslambda.Code_FromAsset. Directories in the cache are shared: do not modify them.
 type Result map[string]string
 
-// buildFlags are the go build flags; they are part of the cache key.
-var buildFlags = []string{"-tags", "lambda.norpc", "-trimpath", "-buildvcs=false", "-ldflags=-s -w -buildid="}
+// buildFlags are the go build flags; they are part of the cache key. The binaries are
+// stripped (-s -w), so the compiler generates no DWARF either (-dwarf=false): the code is
+// the same, and compiling takes about a sixth less CPU.
+var buildFlags = []string{"-tags", "lambda.norpc", "-trimpath", "-buildvcs=false", "-gcflags=all=-dwarf=false", "-ldflags=-s -w -buildid="}
+
+// BuildFlags returns the go build flags the functions are built with (GOOS=linux,
+// CGO_ENABLED=0, the module's own go.mod). Tools and tests that build a function or a
+// reference binary "as deployed" use them, and so share Build's compiled packages.
+func BuildFlags() []string { return slices.Clone(buildFlags) }
 
 // keyVersion changes when the layout of entries or the key derivation changes.
 const keyVersion = "lambdabuild/2"

@@ -24,6 +24,8 @@ import (
 
 	"github.com/tracetest-aws/stepfunctions-cdk/internal/ddblocal"
 	"github.com/tracetest-aws/stepfunctions-cdk/lambda-src/internal/storage"
+
+	"github.com/tracetest-aws/stepfunctions-cdk/constructs/workflow/lambdabuild"
 )
 
 var update = flag.Bool("update", false, "rewrite tests/spans/segments.json from the segment documents the functions emit")
@@ -196,7 +198,8 @@ const (
 func buildFunctions(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-buildvcs=false", "-o", dir+string(filepath.Separator), "./lambda-src/cmd/...")
+	args := append(append([]string{"build"}, lambdabuild.BuildFlags()...), "-o", dir+string(filepath.Separator), "./lambda-src/cmd/...")
+	cmd := exec.Command("go", args...)
 	cmd.Dir = moduleRoot
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+runtime.GOOS, "GOARCH="+runtime.GOARCH)
 	if out, err := cmd.CombinedOutput(); err != nil {

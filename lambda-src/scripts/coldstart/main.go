@@ -55,6 +55,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tracetest-aws/stepfunctions-cdk/internal/ddblocal"
+
+	"github.com/tracetest-aws/stepfunctions-cdk/constructs/workflow/lambdabuild"
 )
 
 func main() {
@@ -221,8 +223,7 @@ func newIncident() []byte {
 // build compiles pkgs of the module in dir for this machine with the
 // deployment's flags.
 func build(dir, out string, pkgs []string) error {
-	args := append([]string{"build", "-tags", "lambda.norpc", "-trimpath", "-buildvcs=false",
-		"-ldflags=-s -w -buildid=", "-o", out + string(filepath.Separator)}, pkgs...)
+	args := append(append(append([]string{"build"}, lambdabuild.BuildFlags()...), "-o", out+string(filepath.Separator)), pkgs...)
 	cmd := exec.Command("go", args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
