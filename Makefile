@@ -120,7 +120,7 @@ e2e: synth ## the workflow end to end on local stand-ins, running the synthesize
 bench: tools ## benchmarks; figures are written down in docs/BENCHMARKS.md
 	bash scripts/bench.sh
 
-# AGAINST=<cloud assembly> (CI: AGAINST=cdk.out, the main job's) synthesizes once, at another
+# AGAINST=<cloud assembly> (CI: a copy of the main job's cdk.out) synthesizes once, at another
 # checkout path, and compares with that assembly.
 determinism: tools ## synthesize from two checkout paths and compare byte for byte
 	bash scripts/check-determinism.sh $(AGAINST)
