@@ -28,7 +28,8 @@ mkdir -p "$tools/bin"
 # kept out of the root module's ./...). The ldflags are the ones upstream's .goreleaser.yaml
 # sets in a release (VERSION = the tag, TRACETEST_ENV = main; no analytics keys); a release
 # is stripped (-s -w), so the compiler generates no DWARF either (-gcflags=all=-dwarf=false:
-# the same code, a sixth less CPU). The stamp holds the version and the tools module's checksums, so a warm run builds nothing.
+# the same code, about 14% less CPU). The stamp holds the version and the tools module's
+# checksums, so a warm run builds nothing.
 #
 # A cold build takes minutes of CPU, so it runs in the background, in a session of its own,
 # and installs the binaries itself when done. TRACETEST_BUILD says what this script does

@@ -91,7 +91,7 @@ type Result map[string]string
 
 // buildFlags are the go build flags; they are part of the cache key. The binaries are
 // stripped (-s -w), so the compiler generates no DWARF either (-dwarf=false): the code is
-// the same, and compiling takes about a sixth less CPU.
+// the same, and compiling takes about 14% less CPU.
 var buildFlags = []string{"-tags", "lambda.norpc", "-trimpath", "-buildvcs=false", "-gcflags=all=-dwarf=false", "-ldflags=-s -w -buildid="}
 
 // BuildFlags returns the go build flags the functions are built with (GOOS=linux,
