@@ -33,9 +33,12 @@ func main() {
 // appProps are the App settings every synth uses, in `cdk synth` and in the tests alike.
 // context holds extra context (the tests pass cdk.json's; the CLI passes it itself).
 //
-// Stack traces in construct metadata carry temporary paths of the jsii runtime, so they are
-// off: the same commit must synthesize to byte-identical output anywhere. These keys live
-// here rather than in cdk.json because the CLI reserves "aws:" keys there.
+// The same commit must synthesize to byte-identical output anywhere, so what would vary is
+// off: stack traces in construct metadata (they carry temporary paths of the jsii runtime)
+// and the performance report, a performance-counters.json of timings that aws-cdk-lib
+// writes into cdk.out when a synth takes more than 10 s per stack (a synth with a cold Go
+// build cache does). These keys live here rather than in cdk.json because the CLI reserves
+// "aws:" keys there.
 func appProps(context map[string]any) *awscdk.AppProps {
 	ctx := map[string]any{
 		"aws:cdk:disable-stack-trace":           true,
@@ -47,9 +50,10 @@ func appProps(context map[string]any) *awscdk.AppProps {
 		ctx[k] = v
 	}
 	return &awscdk.AppProps{
-		Context:            &ctx,
-		StackTraces:        jsii.Bool(false),
-		AnalyticsReporting: jsii.Bool(false),
+		Context:              &ctx,
+		StackTraces:          jsii.Bool(false),
+		AnalyticsReporting:   jsii.Bool(false),
+		PerformanceReporting: jsii.Bool(false),
 	}
 }
 

@@ -44,6 +44,13 @@ func TestMain(m *testing.M) {
 	if _, ok := os.LookupEnv("CDK_VALIDATION"); !ok && testing.Short() {
 		env["CDK_VALIDATION"] = "false"
 	}
+	// Where the CDK CLI asks the app for its performance report (cdk.out/
+	// performance-counters.json); TestSlowSynthWritesNoTimings checks nothing is written.
+	if _, ok := os.LookupEnv(perfCountersEnv); !ok {
+		if dir, err := os.MkdirTemp("", "cdk-perf-"); err == nil {
+			env[perfCountersEnv] = filepath.Join(dir, "performance-counters.json")
+		}
+	}
 	if len(env) > 0 {
 		for k, v := range env {
 			os.Setenv(k, v)
@@ -60,6 +67,9 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		defer os.RemoveAll(dir)
+		if f := os.Getenv(perfCountersEnv); strings.HasPrefix(filepath.Base(filepath.Dir(f)), "cdk-perf-") {
+			defer os.RemoveAll(filepath.Dir(f))
+		}
 		r, err := synth(dir, nil)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "synth with cdk.json context:", err)
@@ -69,6 +79,29 @@ func TestMain(m *testing.M) {
 		return m.Run()
 	}()
 	os.Exit(code)
+}
+
+// perfCountersEnv is the variable through which the CDK CLI asks aws-cdk-lib's App for a
+// performance report (cx-api's PERF_COUNTERS_FILE_ENV).
+const perfCountersEnv = "CDK_PERF_COUNTERS_FILE"
+
+// A synth slower than the report's threshold (10 s per stack; a cold Go build cache makes
+// one) must not write timings into the assembly, which has to be byte-identical whatever
+// the synth took. The threshold is set to 0 here, so every synth is slow enough.
+func TestSlowSynthWritesNoTimings(t *testing.T) {
+	file := os.Getenv(perfCountersEnv)
+	if file == "" {
+		t.Fatalf("%s is not set: TestMain sets it", perfCountersEnv)
+	}
+	os.Remove(file)
+	props := appProps(map[string]any{"@aws-cdk/core.slowSynthThreshold": 0})
+	props.Outdir = jsii.String(t.TempDir())
+	app := awscdk.NewApp(props)
+	awscdk.NewCfnWaitConditionHandle(awscdk.NewStack(app, jsii.String("Slow"), nil), jsii.String("H"), nil)
+	app.Synth(nil)
+	if b, err := os.ReadFile(file); err == nil {
+		t.Errorf("the app wrote a performance report to %s (PerformanceReporting must stay off):\n%.300s", file, b)
+	}
 }
 
 // cdkJSONContext returns the "context" object of cdk.json, which `cdk synth` passes to the app.
