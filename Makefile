@@ -59,6 +59,9 @@ tools: ## install the pinned tools (npm packages, DynamoDB Local, Lambda RIE, Tr
 	TRACETEST_BUILD=$(TRACETEST_BUILD) bash scripts/install-tools.sh
 
 synth: tools ## the main job: every stack into cdk.out, offline, strict template validation
+	@# Into an empty directory, so cdk.out holds this synth only (the CLI leaves the assets
+	@# of earlier synths there); only a cloud assembly is removed.
+	@if [ -f "$(OUT)/manifest.json" ]; then rm -rf "$(OUT)"; fi
 	$(CDK) synth --quiet --output $(OUT) $(CDK_ARGS)
 	@echo "synth: $$(ls $(OUT)/*.template.json | wc -l) templates in $(OUT)"
 
