@@ -5,6 +5,8 @@
 # longer match a failure (so the table cannot go stale).
 #
 # Usage: scripts/cfn-guard.sh [cdk.out]
+#   GUARD_REPORT=<file>  also keeps cfn-guard's whole report there (nothing is written into
+#                        the cloud assembly: cdk.out stays what the synth wrote)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-cdk.out}
@@ -50,7 +52,10 @@ awk '
   /^[ ]+CDK-Path[ ]+= / { p = $NF; sub(/\/Resource$/, "", p); paths[id] = p }
   END { flush(); for (i = 1; i <= n; i++) print rules[i], (ids[i] in paths ? paths[ids[i]] : ids[i]) }
 ' "$work/report" | sort -u >"$work/failures"
-cp "$work/report" "$out/cfn-guard-report.txt"
+if [ -n "${GUARD_REPORT:-}" ]; then
+  cp "$work/report" "$GUARD_REPORT"
+  echo "cfn-guard: the whole report is in $GUARD_REPORT"
+fi
 
 # Justified failures: rows "| `ct-...` | `<path>` | <reason> |" between the guard markers.
 sed -n '/<!-- guard:begin -->/,/<!-- guard:end -->/p' docs/SECURITY.md |
