@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -26,8 +25,7 @@ func TestFunctionSizes(t *testing.T) {
 		t.Skip("builds the six functions")
 	}
 	out := t.TempDir()
-	args := append(append([]string{"build"}, lambdabuild.BuildFlags()...), "-o", out+string(filepath.Separator), "./cmd/...")
-	cmd := exec.Command("go", args...)
+	cmd := exec.Command("go", lambdabuild.GoBuildArgs(out, "./cmd/...")...)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64", "GOFLAGS=-mod=readonly")
 	if output, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./lambda-src/cmd/...: %v\n%s", err, output)

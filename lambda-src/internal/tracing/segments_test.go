@@ -198,8 +198,7 @@ const (
 func buildFunctions(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	args := append(append([]string{"build"}, lambdabuild.BuildFlags()...), "-o", dir+string(filepath.Separator), "./lambda-src/cmd/...")
-	cmd := exec.Command("go", args...)
+	cmd := exec.Command("go", lambdabuild.GoBuildArgs(dir, "./lambda-src/cmd/...")...)
 	cmd.Dir = moduleRoot
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+runtime.GOOS, "GOARCH="+runtime.GOARCH)
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -224,8 +224,7 @@ func newIncident() []byte {
 // build compiles pkgs of the module in dir for this machine with the
 // deployment's flags.
 func build(dir, out string, pkgs []string) error {
-	args := append(append(append([]string{"build"}, lambdabuild.BuildFlags()...), "-o", out+string(filepath.Separator)), pkgs...)
-	cmd := exec.Command("go", args...)
+	cmd := exec.Command("go", lambdabuild.GoBuildArgs(out, pkgs...)...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if output, err := cmd.CombinedOutput(); err != nil {

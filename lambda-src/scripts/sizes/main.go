@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 
 	"github.com/tracetest-aws/stepfunctions-cdk/constructs/workflow/lambdabuild"
 )
@@ -30,9 +29,7 @@ func run() error {
 		return err
 	}
 	defer os.RemoveAll(out)
-	args := append([]string{"build"}, lambdabuild.BuildFlags()...)
-	args = append(args, "-o", out+string(filepath.Separator), "./lambda-src/cmd/...", "./lambda-src/scripts/coldstart/hello")
-	cmd := exec.Command("go", args...)
+	cmd := exec.Command("go", lambdabuild.GoBuildArgs(out, "./lambda-src/cmd/...", "./lambda-src/scripts/coldstart/hello")...)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Run(); err != nil {
